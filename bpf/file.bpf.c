@@ -1,0 +1,400 @@
+// SPDX-License-Identifier: (Apache-2.0 OR GPL-2.0)
+/*
+ * File events: open, unlink, rename, chmod, chown, link, symlink, truncate, mkdir,
+ * memfd_create, and cwd changes. Each handler is a tail call of sys_exit_dispatch
+ * (include/syscalls.h); it decodes its syscall's arguments into a file_req, and
+ * file_emit() resolves the paths, applies the interest filter and sends the record.
+ */
+#include "common.h"
+#include "task.h"
+#include "path.h"
+#include "proc_table.h"
+#include "syscalls.h"
+
+#define O_CREAT_WRONLY_TRUNC 01101 /* what creat(2) means */
+#define AT_REMOVEDIR 0x200
+#define AT_SYMLINK_NOFOLLOW 0x100
+
+struct file_req {
+	__u32 hook;
+	__u16 op;
+	__u16 nr;
+	__s64 ret;
+	__u32 flags;
+	__u32 mode;
+	__u32 uid;
+	__u32 gid;
+	__u64 aux;
+	__s32 fd;          /* path 1 comes from this fd's struct file when from_fd */
+	__s32 dirfd;       /* otherwise from (dirfd, name) */
+	const char *name;
+	__s32 dirfd2;      /* path 2 from (dirfd2, name2), or the raw user string raw2 */
+	__s32 pad;
+	const char *name2;
+	const char *raw2;
+	bool from_fd;
+};
+
+/* Does an enabled rule care about this op on this path? (see common.h: file_interest) */
+static __always_inline bool path_interesting(struct record_buf *r, __u32 off, __u32 len, __u16 op)
+{
+	__u32 zero = 0;
+	struct interest_key *k = bpf_map_lookup_elem(&interest_scratch, &zero);
+	if (!k)
+		return true;
+	__u32 n = len < INTEREST_KEY_LEN - 1 ? len : INTEREST_KEY_LEN - 1;
+	bpf_probe_read_kernel(k->path, n & (INTEREST_KEY_LEN - 1), &r->data[off & (VIGIL_RECORD_MAX - 1)]);
+	k->path[n & (INTEREST_KEY_LEN - 1)] = 0;
+	k->prefixlen = (n + 1) * 8;
+	__u32 *mask = bpf_map_lookup_elem(&file_interest, k);
+	return mask && (*mask & (1u << op));
+}
+
+static __noinline int file_emit(struct file_req *q)
+{
+	struct record_buf *r = record_buf_get();
+	struct path_buf *pb = path_buf_get();
+	struct path_ref ref = {};
+	__u32 off, vflags = 0;
+
+	if (!r || !pb)
+		return 0;
+	struct vigil_file *e = (void *)r->data;
+	fill_hdr(&e->hdr, VIGIL_KIND_FILE);
+	e->op = q->op;
+	e->syscall = q->nr;
+	e->fd = q->fd;
+	e->ret = q->ret;
+	e->flags = q->flags;
+	e->mode = q->mode;
+	e->uid = q->uid;
+	e->gid = q->gid;
+	e->aux = q->aux;
+	e->dev = 0;
+	e->ino = 0;
+	e->i_mode = 0;
+	e->path2_len = 0;
+
+	off = sizeof(*e);
+	if (q->from_fd) {
+		struct file *f = fd_file(q->fd);
+		if (f) {
+			ref = path_of_file(f);
+			struct inode *inode = BPF_CORE_READ(f, f_inode);
+			e->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+			e->ino = BPF_CORE_READ(inode, i_ino);
+			e->i_mode = BPF_CORE_READ(inode, i_mode);
+			vflags |= VIGIL_FILE_FROM_INODE | VIGIL_FILE_INODE_VALID;
+		}
+	} else {
+		ref = path_at(q->dirfd, q->name);
+	}
+	vflags |= ref.flags;
+	e->path_len = put_path(r, off, pb, ref);
+	__u32 path_off = off;
+	off += e->path_len;
+
+	if (q->raw2) {
+		long n = bpf_probe_read_user_str(&r->data[off & (VIGIL_RECORD_MAX - 1)], VIGIL_PATH_MAX, q->raw2);
+		e->path2_len = n > 1 ? n - 1 : 0;
+		if (n == VIGIL_PATH_MAX)
+			vflags |= VIGIL_FILE_PATH2_TRUNC;
+	} else if (q->name2) {
+		ref = path_at(q->dirfd2, q->name2);
+		if (ref.flags & VIGIL_FILE_PATH_TRUNC)
+			vflags |= VIGIL_FILE_PATH2_TRUNC;
+		if (ref.flags & VIGIL_FILE_JOINED)
+			vflags |= VIGIL_FILE_PATH2_JOINED;
+		e->path2_len = put_path(r, off, pb, ref);
+	}
+	__u32 path2_off = off;
+	off += e->path2_len;
+	e->vflags = vflags;
+
+	if (cfg_file_path_filter && !path_interesting(r, path_off, e->path_len, q->op) &&
+	    !(e->path2_len && path_interesting(r, path2_off, e->path2_len, q->op))) {
+		stat_hook(q->hook, VIGIL_STAT_FILTERED);
+		return 0;
+	}
+	emit_record(&rb_events, r, off, q->hook);
+	return 0;
+}
+
+/* The start of every handler: count, check the op is wanted at all, set common fields. */
+static __always_inline bool file_req_init(struct file_req *q, __u32 hook, __u16 op, struct pt_regs *regs, long ret)
+{
+	stat_hook(hook, VIGIL_STAT_SEEN);
+	if (!(cfg_file_op_mask & (1u << op))) {
+		stat_hook(hook, VIGIL_STAT_FILTERED);
+		return false;
+	}
+	__builtin_memset(q, 0, sizeof(*q));
+	q->hook = hook;
+	q->op = op;
+	q->nr = SC_NR(regs);
+	q->ret = ret;
+	q->fd = -1;
+	q->dirfd = AT_FDCWD_VAL;
+	q->dirfd2 = AT_FDCWD_VAL;
+	q->uid = (__u32)-1;
+	q->gid = (__u32)-1;
+	return true;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(exit_open, struct pt_regs *regs, long ret)
+{
+	struct file_req q;
+	if (!file_req_init(&q, VIGIL_HOOK_OPEN, VIGIL_FILE_OPEN, regs, ret))
+		return 0;
+	switch (q.nr) {
+	case NR_open:
+		q.name = (const char *)SC_ARG0(regs);
+		q.flags = SC_ARG1(regs);
+		q.mode = SC_ARG2(regs);
+		break;
+	case NR_creat:
+		q.name = (const char *)SC_ARG0(regs);
+		q.mode = SC_ARG1(regs);
+		q.flags = O_CREAT_WRONLY_TRUNC;
+		break;
+	case NR_openat:
+		q.dirfd = SC_ARG0(regs);
+		q.name = (const char *)SC_ARG1(regs);
+		q.flags = SC_ARG2(regs);
+		q.mode = SC_ARG3(regs);
+		break;
+	case NR_openat2: {
+		struct open_how how = {};
+		q.dirfd = SC_ARG0(regs);
+		q.name = (const char *)SC_ARG1(regs);
+		bpf_probe_read_user(&how, sizeof(how), (void *)SC_ARG2(regs));
+		q.flags = how.flags;
+		q.mode = how.mode;
+		break;
+	}
+	default:
+		return 0;
+	}
+	if (ret >= 0) {
+		q.fd = ret;
+		q.from_fd = true;
+	}
+	return file_emit(&q);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(exit_unlink, struct pt_regs *regs, long ret)
+{
+	struct file_req q;
+	__u64 nr = SC_NR(regs);
+	__u16 op = VIGIL_FILE_UNLINK;
+
+	if (nr == NR_rmdir || (nr == NR_unlinkat && (SC_ARG2(regs) & AT_REMOVEDIR)))
+		op = VIGIL_FILE_RMDIR;
+	if (!file_req_init(&q, VIGIL_HOOK_UNLINK, op, regs, ret))
+		return 0;
+	if (nr == NR_unlinkat) {
+		q.dirfd = SC_ARG0(regs);
+		q.name = (const char *)SC_ARG1(regs);
+		q.flags = SC_ARG2(regs);
+	} else {
+		q.name = (const char *)SC_ARG0(regs);
+	}
+	return file_emit(&q);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(exit_rename, struct pt_regs *regs, long ret)
+{
+	struct file_req q;
+	if (!file_req_init(&q, VIGIL_HOOK_RENAME, VIGIL_FILE_RENAME, regs, ret))
+		return 0;
+	if (q.nr == NR_rename) {
+		q.name = (const char *)SC_ARG0(regs);
+		q.name2 = (const char *)SC_ARG1(regs);
+	} else {
+		q.dirfd = SC_ARG0(regs);
+		q.name = (const char *)SC_ARG1(regs);
+		q.dirfd2 = SC_ARG2(regs);
+		q.name2 = (const char *)SC_ARG3(regs);
+		if (q.nr == NR_renameat2)
+			q.flags = SC_ARG4(regs);
+	}
+	return file_emit(&q);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(exit_chmod, struct pt_regs *regs, long ret)
+{
+	struct file_req q;
+	if (!file_req_init(&q, VIGIL_HOOK_CHMOD, VIGIL_FILE_CHMOD, regs, ret))
+		return 0;
+	switch (q.nr) {
+	case NR_chmod:
+		q.name = (const char *)SC_ARG0(regs);
+		q.mode = SC_ARG1(regs);
+		break;
+	case NR_fchmod:
+		q.fd = SC_ARG0(regs);
+		q.from_fd = true;
+		q.mode = SC_ARG1(regs);
+		break;
+	case NR_fchmodat:
+	case NR_fchmodat2:
+		q.dirfd = SC_ARG0(regs);
+		q.name = (const char *)SC_ARG1(regs);
+		q.mode = SC_ARG2(regs);
+		if (q.nr == NR_fchmodat2)
+			q.flags = SC_ARG3(regs);
+		break;
+	default:
+		return 0;
+	}
+	return file_emit(&q);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(exit_chown, struct pt_regs *regs, long ret)
+{
+	struct file_req q;
+	if (!file_req_init(&q, VIGIL_HOOK_CHOWN, VIGIL_FILE_CHOWN, regs, ret))
+		return 0;
+	switch (q.nr) {
+	case NR_chown:
+	case NR_lchown:
+		q.name = (const char *)SC_ARG0(regs);
+		q.uid = SC_ARG1(regs);
+		q.gid = SC_ARG2(regs);
+		if (q.nr == NR_lchown)
+			q.flags = AT_SYMLINK_NOFOLLOW;
+		break;
+	case NR_fchown:
+		q.fd = SC_ARG0(regs);
+		q.from_fd = true;
+		q.uid = SC_ARG1(regs);
+		q.gid = SC_ARG2(regs);
+		break;
+	case NR_fchownat:
+		q.dirfd = SC_ARG0(regs);
+		q.name = (const char *)SC_ARG1(regs);
+		q.uid = SC_ARG2(regs);
+		q.gid = SC_ARG3(regs);
+		q.flags = SC_ARG4(regs);
+		break;
+	default:
+		return 0;
+	}
+	return file_emit(&q);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(exit_link, struct pt_regs *regs, long ret)
+{
+	struct file_req q;
+	if (!file_req_init(&q, VIGIL_HOOK_LINK, VIGIL_FILE_LINK, regs, ret))
+		return 0;
+	if (q.nr == NR_link) {
+		q.name = (const char *)SC_ARG0(regs);
+		q.name2 = (const char *)SC_ARG1(regs);
+	} else {
+		q.dirfd = SC_ARG0(regs);
+		q.name = (const char *)SC_ARG1(regs);
+		q.dirfd2 = SC_ARG2(regs);
+		q.name2 = (const char *)SC_ARG3(regs);
+		q.flags = SC_ARG4(regs);
+	}
+	return file_emit(&q);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(exit_symlink, struct pt_regs *regs, long ret)
+{
+	struct file_req q;
+	if (!file_req_init(&q, VIGIL_HOOK_SYMLINK, VIGIL_FILE_SYMLINK, regs, ret))
+		return 0;
+	q.raw2 = (const char *)SC_ARG0(regs);
+	if (q.nr == NR_symlink) {
+		q.name = (const char *)SC_ARG1(regs);
+	} else {
+		q.dirfd = SC_ARG1(regs);
+		q.name = (const char *)SC_ARG2(regs);
+	}
+	return file_emit(&q);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(exit_truncate, struct pt_regs *regs, long ret)
+{
+	struct file_req q;
+	if (!file_req_init(&q, VIGIL_HOOK_TRUNCATE, VIGIL_FILE_TRUNCATE, regs, ret))
+		return 0;
+	if (q.nr == NR_ftruncate) {
+		q.fd = SC_ARG0(regs);
+		q.from_fd = true;
+	} else {
+		q.name = (const char *)SC_ARG0(regs);
+	}
+	q.aux = SC_ARG1(regs);
+	return file_emit(&q);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(exit_mkdir, struct pt_regs *regs, long ret)
+{
+	struct file_req q;
+	if (!file_req_init(&q, VIGIL_HOOK_MKDIR, VIGIL_FILE_MKDIR, regs, ret))
+		return 0;
+	if (q.nr == NR_mkdirat) {
+		q.dirfd = SC_ARG0(regs);
+		q.name = (const char *)SC_ARG1(regs);
+		q.mode = SC_ARG2(regs);
+	} else {
+		q.name = (const char *)SC_ARG0(regs);
+		q.mode = SC_ARG1(regs);
+	}
+	return file_emit(&q);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(exit_memfd, struct pt_regs *regs, long ret)
+{
+	struct file_req q;
+	if (!file_req_init(&q, VIGIL_HOOK_MEMFD, VIGIL_FILE_MEMFD_CREATE, regs, ret))
+		return 0;
+	q.flags = SC_ARG1(regs);
+	if (ret >= 0) {
+		/* the new file's own path: "/memfd:<name>", flagged deleted */
+		q.fd = ret;
+		q.from_fd = true;
+	} else {
+		q.raw2 = (const char *)SC_ARG0(regs);
+	}
+	return file_emit(&q);
+}
+
+/* chdir/fchdir: keep the table's cwd current and tell userspace (proc.cwd). */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(exit_chdir, struct pt_regs *regs, long ret)
+{
+	stat_hook(VIGIL_HOOK_CWD, VIGIL_STAT_SEEN);
+	if (ret != 0)
+		return 0;
+	struct record_buf *r = record_buf_get();
+	struct path_buf *pb = path_buf_get();
+	if (!r || !pb)
+		return 0;
+	struct vigil_cwd *c = (void *)r->data;
+	fill_hdr(&c->hdr, VIGIL_KIND_CWD);
+	struct path_ref ref = path_of_cwd();
+	c->syscall = SC_NR(regs);
+	c->flags = ref.flags & VIGIL_FILE_PATH_TRUNC;
+	c->pad = 0;
+	c->cwd_len = put_path(r, sizeof(*c), pb, ref);
+
+	struct proc_info *p = proc_lookup(c->hdr.pid);
+	if (p)
+		p->cwd_len = proc_copy_path(p->cwd, (const char *)&r->data[sizeof(*c)], c->cwd_len);
+	emit_record(&rb_proc, r, sizeof(*c) + c->cwd_len, VIGIL_HOOK_CWD);
+	return 0;
+}

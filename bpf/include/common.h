@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: (Apache-2.0 OR GPL-2.0) */
+/*
+ * Maps, configuration and small helpers shared by every vigil BPF object.
+ *
+ * Each .bpf.c file is compiled on its own and build.rs links them into one object,
+ * as Falco's modern probe does. Maps and globals are therefore defined __weak here:
+ * every object carries a definition and the BPF static linker merges them into one.
+ */
+#ifndef VIGIL_COMMON_H
+#define VIGIL_COMMON_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "vigil_abi.h"
+
+#ifndef NULL
+#define NULL ((void *)0)
+#endif
+
+/* ------------------------------------------------------------------------ config */
+
+/* Set by the agent before load (.rodata). */
+const volatile __u32 cfg_agent_tgid __weak = 0;   /* our own events are never reported */
+
+/* Runtime switches the agent may flip while running (.bss, mmapped by userspace). */
+__u32 cfg_file_op_mask __weak = 0;      /* bit (1 << vigil_file_op): op reported at all */
+__u32 cfg_file_path_filter __weak = 0;  /* 1: file events must match file_interest */
+
+/* ------------------------------------------------------------------------ maps */
+
+/* Process lifecycle: small, rare, must not be crowded out by file storms. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);
+} rb_proc SEC(".maps") __weak;
+
+/* Everything else (file, network, ...). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+} rb_events SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vigil_stats);
+} stats SEC(".maps") __weak;
+
+/*
+ * Records are assembled in a scratch buffer and copied out with bpf_ringbuf_output,
+ * because their size is only known at the end. One slot per CPU (the agent sets
+ * max_entries to the number of possible CPUs); an ARRAY rather than a PERCPU_ARRAY
+ * because per-CPU values are limited to 32 KiB. The slack after VIGIL_RECORD_MAX lets
+ * the verifier accept a write of up to VIGIL_PATH_MAX bytes at any masked offset.
+ */
+struct record_buf {
+	__u8 data[VIGIL_RECORD_MAX + VIGIL_PATH_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct record_buf);
+} record_scratch SEC(".maps") __weak;
+
+/*
+ * File interest, filled from the rules: an LPM trie over path bytes, so one lookup
+ * answers both "under this prefix" and "exactly this path" (an exact path is stored
+ * with its terminating NUL). The value is a mask of vigil_file_op bits.
+ */
+#define INTEREST_KEY_LEN 256
+struct interest_key {
+	__u32 prefixlen; /* in bits */
+	__u8 path[INTEREST_KEY_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 4096);
+	__type(key, struct interest_key);
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} file_interest SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct interest_key);
+} interest_scratch SEC(".maps") __weak;
+
+/* ------------------------------------------------------------------------ stats */
+
+static __always_inline struct vigil_stats *stats_get(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&stats, &zero);
+}
+
+static __always_inline void stat_hook(__u32 hook, __u32 what)
+{
+	struct vigil_stats *s = stats_get();
+	if (s && hook < VIGIL_HOOK_MAX && what < VIGIL_STAT_MAX)
+		s->hook[hook][what]++;
+}
+
+static __always_inline void stat_counter(__u32 ctr)
+{
+	struct vigil_stats *s = stats_get();
+	if (s && ctr < VIGIL_CTR_MAX)
+		s->counter[ctr]++;
+}
+
+/* ------------------------------------------------------------------------ output */
+
+static __always_inline struct record_buf *record_buf_get(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct record_buf *r = bpf_map_lookup_elem(&record_scratch, &cpu);
+	if (!r)
+		stat_counter(VIGIL_CTR_SCRATCH_MISS);
+	return r;
+}
+
+/* Send a record assembled in scratch; loss is counted per hook and per CPU. */
+static __always_inline void emit_record(void *rb, struct record_buf *r, __u32 size, __u32 hook)
+{
+	if (size > VIGIL_RECORD_MAX)
+		size = VIGIL_RECORD_MAX;
+	((struct vigil_hdr *)r->data)->size = size;
+	if (bpf_ringbuf_output(rb, r->data, size, 0))
+		stat_hook(hook, VIGIL_STAT_LOST);
+	else
+		stat_hook(hook, VIGIL_STAT_SENT);
+}
+
+/* Copy len bytes of kernel memory into the record at off; returns bytes copied. */
+static __always_inline __u32 put_kernel(struct record_buf *r, __u32 off, const void *src, __u32 len)
+{
+	if (len > VIGIL_PATH_MAX)
+		len = VIGIL_PATH_MAX;
+	if (off >= VIGIL_RECORD_MAX)
+		return 0;
+	if (bpf_probe_read_kernel(&r->data[off & (VIGIL_RECORD_MAX - 1)], len, src))
+		return 0;
+	return len;
+}
+
+/* Copy len bytes of user memory into the record at off; returns bytes copied. */
+static __always_inline __u32 put_user(struct record_buf *r, __u32 off, const void *src, __u32 len)
+{
+	if (len > VIGIL_PATH_MAX)
+		len = VIGIL_PATH_MAX;
+	if (off >= VIGIL_RECORD_MAX || len == 0)
+		return 0;
+	if (bpf_probe_read_user(&r->data[off & (VIGIL_RECORD_MAX - 1)], len, src))
+		return 0;
+	return len;
+}
+
+static __always_inline bool is_self(void)
+{
+	return (bpf_get_current_pid_tgid() >> 32) == cfg_agent_tgid;
+}
+
+#endif /* VIGIL_COMMON_H */

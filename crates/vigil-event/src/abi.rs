@@ -1,0 +1,359 @@
+//! Mirror of `bpf/vigil_abi.h`: the records the kernel side writes.
+//!
+//! Each record struct is declared once with [`wire_struct!`], which generates both
+//! its reader and its writer in field order, and a `SIZE` that the tests compare with
+//! the `_Static_assert` sizes pinned in the C header.
+
+use crate::wire::{Reader, Wire, Writer};
+
+pub const ABI_VERSION: u16 = 1;
+pub const COMM_LEN: usize = 16;
+pub const PATH_MAX: usize = 4096;
+pub const ARGV_MAX: usize = 4096;
+pub const ENV_MAX: usize = 2048;
+pub const RECORD_MAX: usize = 32768;
+
+/// Event kinds (`enum vigil_kind`). Numbers are part of the recording format.
+pub mod kind {
+    pub const SNAPSHOT: u16 = 1;
+    pub const FORK: u16 = 2;
+    pub const EXEC: u16 = 3;
+    pub const EXIT: u16 = 4;
+    pub const FILE: u16 = 5;
+    pub const CWD: u16 = 6;
+    pub const MAX: usize = 16;
+}
+
+/// Kernel hooks, indexes of the per-hook statistics (`enum vigil_hook`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Hook {
+    Fork = 0,
+    Exec = 1,
+    Exit = 2,
+    Cwd = 3,
+    Open = 4,
+    Unlink = 5,
+    Rename = 6,
+    Chmod = 7,
+    Chown = 8,
+    Link = 9,
+    Symlink = 10,
+    Truncate = 11,
+    Mkdir = 12,
+    Memfd = 13,
+}
+
+pub const HOOK_MAX: usize = 48;
+
+impl Hook {
+    pub const ALL: [Hook; 14] = [
+        Hook::Fork,
+        Hook::Exec,
+        Hook::Exit,
+        Hook::Cwd,
+        Hook::Open,
+        Hook::Unlink,
+        Hook::Rename,
+        Hook::Chmod,
+        Hook::Chown,
+        Hook::Link,
+        Hook::Symlink,
+        Hook::Truncate,
+        Hook::Mkdir,
+        Hook::Memfd,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Hook::Fork => "fork",
+            Hook::Exec => "exec",
+            Hook::Exit => "exit",
+            Hook::Cwd => "chdir",
+            Hook::Open => "open",
+            Hook::Unlink => "unlink",
+            Hook::Rename => "rename",
+            Hook::Chmod => "chmod",
+            Hook::Chown => "chown",
+            Hook::Link => "link",
+            Hook::Symlink => "symlink",
+            Hook::Truncate => "truncate",
+            Hook::Mkdir => "mkdir",
+            Hook::Memfd => "memfd_create",
+        }
+    }
+
+    /// The event kind this hook produces.
+    pub fn kind(self) -> u16 {
+        match self {
+            Hook::Fork => kind::FORK,
+            Hook::Exec => kind::EXEC,
+            Hook::Exit => kind::EXIT,
+            Hook::Cwd => kind::CWD,
+            _ => kind::FILE,
+        }
+    }
+}
+
+/// Per-hook counters (`enum vigil_stat`).
+pub mod stat {
+    pub const SEEN: usize = 0;
+    pub const FILTERED: usize = 1;
+    pub const DEDUPED: usize = 2;
+    pub const SENT: usize = 3;
+    pub const LOST: usize = 4;
+    pub const MAX: usize = 5;
+}
+
+/// Kernel-side condition counters (`enum vigil_counter`).
+pub mod counter {
+    pub const PATH_TRUNCATED: usize = 0;
+    pub const PROC_MISS: usize = 1;
+    pub const COMPAT_SYSCALL: usize = 2;
+    pub const SCRATCH_MISS: usize = 3;
+    pub const MAX: usize = 16;
+    pub const NAMES: [(usize, &str); 4] = [
+        (PATH_TRUNCATED, "path_truncated"),
+        (PROC_MISS, "proc_table_miss"),
+        (COMPAT_SYSCALL, "compat_syscall_ignored"),
+        (SCRATCH_MISS, "scratch_miss"),
+    ];
+}
+
+/// `VIGIL_EXEC_*` flags.
+pub mod exec_flag {
+    pub const ARGV_TRUNC: u32 = 1 << 0;
+    pub const ENV_TRUNC: u32 = 1 << 1;
+    pub const EXE_TRUNC: u32 = 1 << 2;
+    pub const EXE_DELETED: u32 = 1 << 3;
+    pub const EXE_MEMFD: u32 = 1 << 4;
+    pub const EXE_UPPER: u32 = 1 << 5;
+    pub const SCRIPT: u32 = 1 << 6;
+    pub const BY_FD: u32 = 1 << 7;
+    pub const PREV_UNKNOWN: u32 = 1 << 8;
+    pub const CWD_TRUNC: u32 = 1 << 9;
+    pub const SECUREEXEC: u32 = 1 << 10;
+}
+
+/// `VIGIL_FILE_*` flags.
+pub mod file_flag {
+    pub const PATH_TRUNC: u32 = 1 << 0;
+    pub const PATH_DELETED: u32 = 1 << 1;
+    pub const FROM_INODE: u32 = 1 << 2;
+    pub const JOINED: u32 = 1 << 3;
+    pub const PATH2_TRUNC: u32 = 1 << 4;
+    pub const PATH2_JOINED: u32 = 1 << 5;
+    pub const INODE_VALID: u32 = 1 << 6;
+}
+
+/// `enum vigil_file_op`.
+pub mod file_op {
+    pub const OPEN: u16 = 1;
+    pub const UNLINK: u16 = 2;
+    pub const RMDIR: u16 = 3;
+    pub const RENAME: u16 = 4;
+    pub const CHMOD: u16 = 5;
+    pub const CHOWN: u16 = 6;
+    pub const LINK: u16 = 7;
+    pub const SYMLINK: u16 = 8;
+    pub const TRUNCATE: u16 = 9;
+    pub const MKDIR: u16 = 10;
+    pub const MEMFD_CREATE: u16 = 11;
+}
+
+macro_rules! wire_struct {
+    ($(#[$m:meta])* $name:ident { $($field:ident : $ty:ty),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Default, PartialEq, Eq)]
+        pub struct $name { $(pub $field: $ty),* }
+
+        impl Wire for $name {
+            const SIZE: usize = 0 $(+ <$ty as Wire>::SIZE)*;
+            fn read(r: &mut Reader<'_>) -> Option<Self> {
+                Some(Self { $($field: <$ty as Wire>::read(r)?),* })
+            }
+            fn write(&self, w: &mut Writer) {
+                $(self.$field.write(w);)*
+            }
+        }
+    };
+}
+
+wire_struct!(
+    /// `struct vigil_hdr`
+    RawHdr {
+        kind: u16,
+        abi: u16,
+        size: u32,
+        ktime: u64,
+        pid: u32,
+        tid: u32,
+        uid: u32,
+        gid: u32,
+        cgroup_id: u64,
+        comm: [u8; COMM_LEN],
+    }
+);
+
+wire_struct!(
+    /// `struct vigil_exec`, also used for snapshot records.
+    RawExec {
+        hdr: RawHdr,
+        ppid: u32,
+        sid: u32,
+        euid: u32,
+        egid: u32,
+        loginuid: u32,
+        tty: u32,
+        flags: u32,
+        argc: u32,
+        start_ktime: u64,
+        cap_effective: u64,
+        cap_permitted: u64,
+        exe_ino: u64,
+        exe_dev: u32,
+        exe_mode: u32,
+        mnt_ns: u32,
+        pid_ns: u32,
+        net_ns: u32,
+        vpid: u32,
+        prev_comm: [u8; COMM_LEN],
+        exe_len: u16,
+        filename_len: u16,
+        interp_len: u16,
+        argv_len: u16,
+        env_len: u16,
+        cwd_len: u16,
+        prev_exe_len: u16,
+        pad: u16,
+    }
+);
+
+wire_struct!(
+    /// `struct vigil_fork`
+    RawFork {
+        hdr: RawHdr,
+        child_pid: u32,
+        child_ppid: u32,
+        child_start_ktime: u64,
+    }
+);
+
+wire_struct!(
+    /// `struct vigil_exit`
+    RawExit {
+        hdr: RawHdr,
+        exit_code: u32,
+        pad: u32,
+        start_ktime: u64,
+    }
+);
+
+wire_struct!(
+    /// `struct vigil_cwd`
+    RawCwd {
+        hdr: RawHdr,
+        syscall: u16,
+        flags: u16,
+        cwd_len: u16,
+        pad: u16,
+    }
+);
+
+wire_struct!(
+    /// `struct vigil_file`
+    RawFile {
+        hdr: RawHdr,
+        op: u16,
+        syscall: u16,
+        fd: i32,
+        ret: i64,
+        flags: u32,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+        vflags: u32,
+        dev: u32,
+        ino: u64,
+        aux: u64,
+        i_mode: u32,
+        path_len: u16,
+        path2_len: u16,
+    }
+);
+
+impl RawExec {
+    pub fn tail_lens(&self) -> [u16; 7] {
+        [
+            self.exe_len,
+            self.filename_len,
+            self.interp_len,
+            self.argv_len,
+            self.env_len,
+            self.cwd_len,
+            self.prev_exe_len,
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sizes `_Static_assert`ed in bpf/vigil_abi.h.
+    #[test]
+    fn sizes_match_the_c_header() {
+        let header = include_str!("../../../bpf/vigil_abi.h");
+        for (c_name, rust_size) in [
+            ("vigil_hdr", RawHdr::SIZE),
+            ("vigil_exec", RawExec::SIZE),
+            ("vigil_fork", RawFork::SIZE),
+            ("vigil_exit", RawExit::SIZE),
+            ("vigil_cwd", RawCwd::SIZE),
+            ("vigil_file", RawFile::SIZE),
+        ] {
+            let needle = format!("sizeof(struct {c_name}) == ");
+            let at = header
+                .find(&needle)
+                .unwrap_or_else(|| panic!("no size assert for {c_name}"));
+            let rest = &header[at + needle.len()..];
+            let c_size: usize = rest[..rest.find(',').expect("assert syntax")]
+                .trim()
+                .parse()
+                .expect("number");
+            assert_eq!(
+                rust_size, c_size,
+                "struct {c_name}: Rust mirror is {rust_size} bytes, C is {c_size}"
+            );
+        }
+    }
+
+    #[test]
+    fn constants_match_the_c_header() {
+        let header = include_str!("../../../bpf/vigil_abi.h");
+        let define = |name: &str| -> usize {
+            let needle = format!("#define {name} ");
+            let at = header
+                .find(&needle)
+                .unwrap_or_else(|| panic!("no #define {name}"));
+            let rest = header[at + needle.len()..].trim_start();
+            rest.split_whitespace()
+                .next()
+                .expect("value")
+                .parse()
+                .expect("number")
+        };
+        assert_eq!(define("VIGIL_ABI_VERSION"), ABI_VERSION as usize);
+        assert_eq!(define("VIGIL_PATH_MAX"), PATH_MAX);
+        assert_eq!(define("VIGIL_ARGV_MAX"), ARGV_MAX);
+        assert_eq!(define("VIGIL_ENV_MAX"), ENV_MAX);
+        assert_eq!(define("VIGIL_RECORD_MAX"), RECORD_MAX);
+        for hook in Hook::ALL {
+            let c_name = format!(
+                "VIGIL_HOOK_{} = {},",
+                format!("{hook:?}").to_uppercase(),
+                hook as usize
+            );
+            assert!(header.contains(&c_name), "C header lacks `{c_name}`");
+        }
+    }
+}

@@ -1,0 +1,435 @@
+//! Turning ring-buffer records into [`Event`]s, and back.
+//!
+//! The decoder trusts nothing: a record that is short, has a foreign ABI version, an
+//! unknown kind, or string lengths that do not add up to its size is rejected with a
+//! [`DecodeError`] naming the reason, and [`DecodeStats`] counts it. Values it does not
+//! know inside a valid record (a new file op, say) are kept and counted, not rejected.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::abi::{self, kind, RawCwd, RawExec, RawExit, RawFile, RawFork, RawHdr};
+use crate::model::{Body, Cwd, Event, Exec, Exit, File, FileOp, Fork, Text};
+use crate::wire::{Reader, Wire, Writer};
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DecodeError {
+    #[error("record of {len} bytes is shorter than its {need}-byte fixed part")]
+    TooShort { len: usize, need: usize },
+    #[error("record declares ABI version {0}, this build reads {ver}", ver = abi::ABI_VERSION)]
+    BadAbi(u16),
+    #[error("unknown event kind {0}")]
+    UnknownKind(u16),
+    #[error("record declares {declared} bytes but has {actual}")]
+    SizeMismatch { declared: u32, actual: usize },
+    #[error(
+        "string lengths add up to {tail} bytes but the record has {available} after its fixed part"
+    )]
+    TailMismatch { tail: usize, available: usize },
+    #[error("record of {0} bytes exceeds the maximum record size")]
+    TooLarge(usize),
+}
+
+impl DecodeError {
+    pub fn reason(&self) -> &'static str {
+        match self {
+            DecodeError::TooShort { .. } => "too_short",
+            DecodeError::BadAbi(_) => "bad_abi",
+            DecodeError::UnknownKind(_) => "unknown_kind",
+            DecodeError::SizeMismatch { .. } => "size_mismatch",
+            DecodeError::TailMismatch { .. } => "tail_mismatch",
+            DecodeError::TooLarge(_) => "too_large",
+        }
+    }
+}
+
+/// What the decoder has seen: decoded records by kind, rejected ones by reason.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct DecodeStats {
+    pub decoded: BTreeMap<&'static str, u64>,
+    pub malformed: BTreeMap<&'static str, u64>,
+    /// Valid records carrying a value this build does not know (counted, still delivered).
+    pub unknown_values: u64,
+}
+
+impl DecodeStats {
+    pub fn malformed_total(&self) -> u64 {
+        self.malformed.values().sum()
+    }
+
+    pub fn decoded_total(&self) -> u64 {
+        self.decoded.values().sum()
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Decoder {
+    pub stats: DecodeStats,
+}
+
+impl Decoder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Decodes one record, counting the outcome.
+    pub fn decode(&mut self, record: &[u8]) -> Result<Event, DecodeError> {
+        match decode(record) {
+            Ok(ev) => {
+                *self.stats.decoded.entry(ev.body.kind_name()).or_default() += 1;
+                if let Body::File(f) = &ev.body {
+                    if matches!(f.op, FileOp::Unknown(_)) {
+                        self.stats.unknown_values += 1;
+                    }
+                }
+                Ok(ev)
+            }
+            Err(e) => {
+                *self.stats.malformed.entry(e.reason()).or_default() += 1;
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Decodes one record without keeping statistics.
+pub fn decode(record: &[u8]) -> Result<Event, DecodeError> {
+    if record.len() > abi::RECORD_MAX {
+        return Err(DecodeError::TooLarge(record.len()));
+    }
+    let mut r = Reader::new(record);
+    let hdr = RawHdr::read(&mut r).ok_or(DecodeError::TooShort {
+        len: record.len(),
+        need: RawHdr::SIZE,
+    })?;
+    if hdr.abi != abi::ABI_VERSION {
+        return Err(DecodeError::BadAbi(hdr.abi));
+    }
+    if hdr.size as usize != record.len() {
+        return Err(DecodeError::SizeMismatch {
+            declared: hdr.size,
+            actual: record.len(),
+        });
+    }
+    let mut r = Reader::new(record);
+    let body = match hdr.kind {
+        kind::EXEC | kind::SNAPSHOT => {
+            let raw: RawExec = fixed(&mut r)?;
+            let [exe, filename, interp, argv, env, cwd, prev_exe] = tail(&mut r, raw.tail_lens())?;
+            let exec = Box::new(Exec {
+                ppid: raw.ppid,
+                sid: raw.sid,
+                euid: raw.euid,
+                egid: raw.egid,
+                loginuid: raw.loginuid,
+                tty: raw.tty,
+                flags: raw.flags,
+                argc: raw.argc,
+                start_ktime: raw.start_ktime,
+                cap_effective: raw.cap_effective,
+                cap_permitted: raw.cap_permitted,
+                exe_ino: raw.exe_ino,
+                exe_dev: raw.exe_dev,
+                exe_mode: raw.exe_mode,
+                mnt_ns: raw.mnt_ns,
+                pid_ns: raw.pid_ns,
+                net_ns: raw.net_ns,
+                vpid: raw.vpid,
+                prev_comm: Text::from_c(&raw.prev_comm),
+                exe: Text::new(exe),
+                filename: Text::new(filename),
+                interp: (!interp.is_empty()).then(|| Text::new(interp)),
+                argv: Text::split_nul(argv),
+                env: Text::split_nul(env),
+                cwd: Text::new(cwd),
+                prev_exe: (!prev_exe.is_empty()).then(|| Text::new(prev_exe)),
+            });
+            if hdr.kind == kind::EXEC {
+                Body::Exec(exec)
+            } else {
+                Body::Snapshot(exec)
+            }
+        }
+        kind::FORK => {
+            let raw: RawFork = fixed(&mut r)?;
+            tail(&mut r, [])?;
+            Body::Fork(Fork {
+                child_pid: raw.child_pid,
+                child_ppid: raw.child_ppid,
+                child_start_ktime: raw.child_start_ktime,
+            })
+        }
+        kind::EXIT => {
+            let raw: RawExit = fixed(&mut r)?;
+            tail(&mut r, [])?;
+            Body::Exit(Exit {
+                status: raw.exit_code,
+                start_ktime: raw.start_ktime,
+            })
+        }
+        kind::CWD => {
+            let raw: RawCwd = fixed(&mut r)?;
+            let [cwd] = tail(&mut r, [raw.cwd_len])?;
+            Body::Cwd(Cwd {
+                syscall: raw.syscall,
+                truncated: raw.flags as u32 & abi::file_flag::PATH_TRUNC != 0,
+                cwd: Text::new(cwd),
+            })
+        }
+        kind::FILE => {
+            let raw: RawFile = fixed(&mut r)?;
+            let [path, path2] = tail(&mut r, [raw.path_len, raw.path2_len])?;
+            let path = if raw.vflags & abi::file_flag::JOINED != 0 {
+                clean_path(path)
+            } else {
+                Text::new(path)
+            };
+            let path2 = (!path2.is_empty()).then(|| {
+                if raw.vflags & abi::file_flag::PATH2_JOINED != 0 || path2.starts_with(b"/") {
+                    clean_path(path2)
+                } else {
+                    Text::new(path2) // a symlink target, kept as given
+                }
+            });
+            Body::File(Box::new(File {
+                op: FileOp::from_raw(raw.op),
+                syscall: raw.syscall,
+                fd: raw.fd,
+                ret: raw.ret,
+                flags: raw.flags,
+                mode: raw.mode,
+                uid: raw.uid,
+                gid: raw.gid,
+                vflags: raw.vflags,
+                dev: raw.dev,
+                ino: raw.ino,
+                aux: raw.aux,
+                i_mode: raw.i_mode,
+                path,
+                path2,
+            }))
+        }
+        other => return Err(DecodeError::UnknownKind(other)),
+    };
+    Ok(Event {
+        ktime: hdr.ktime,
+        pid: hdr.pid,
+        tid: hdr.tid,
+        uid: hdr.uid,
+        gid: hdr.gid,
+        cgroup_id: hdr.cgroup_id,
+        comm: Text::from_c(&hdr.comm),
+        body,
+    })
+}
+
+fn fixed<T: Wire>(r: &mut Reader<'_>) -> Result<T, DecodeError> {
+    let len = r.pos();
+    T::read(r).ok_or(DecodeError::TooShort { len, need: T::SIZE })
+}
+
+/// Splits the string tail by its declared lengths; they must cover it exactly.
+fn tail<'a, const N: usize>(
+    r: &mut Reader<'a>,
+    lens: [u16; N],
+) -> Result<[&'a [u8]; N], DecodeError> {
+    let total: usize = lens.iter().map(|&l| l as usize).sum();
+    let rest = r.rest();
+    if total != rest.len() {
+        return Err(DecodeError::TailMismatch {
+            tail: total,
+            available: rest.len(),
+        });
+    }
+    let mut out = [&rest[..0]; N];
+    let mut at = 0;
+    for (slot, len) in out.iter_mut().zip(lens) {
+        *slot = &rest[at..at + len as usize];
+        at += len as usize;
+    }
+    Ok(out)
+}
+
+/// Folds "." and ".." lexically and collapses repeated slashes ("/a//b/../c" -> "/a/c").
+/// Applied to paths the kernel joined from a directory and a relative string.
+pub fn clean_path(path: &[u8]) -> Text {
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for comp in path.split(|&b| b == b'/') {
+        match comp {
+            b"" | b"." => {}
+            b".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    let mut out = Vec::with_capacity(path.len());
+    for p in &parts {
+        out.push(b'/');
+        out.extend_from_slice(p);
+    }
+    if out.is_empty() {
+        out.push(b'/');
+    }
+    Text::new(out)
+}
+
+/// Encodes an event into the record the kernel would have written. Used for the
+/// /proc snapshot at start and by tests.
+pub fn encode(ev: &Event) -> Vec<u8> {
+    let mut comm = [0u8; abi::COMM_LEN];
+    let c = ev.comm.as_bytes();
+    let n = c.len().min(abi::COMM_LEN - 1);
+    comm[..n].copy_from_slice(&c[..n]);
+    let mut hdr = RawHdr {
+        kind: 0,
+        abi: abi::ABI_VERSION,
+        size: 0,
+        ktime: ev.ktime,
+        pid: ev.pid,
+        tid: ev.tid,
+        uid: ev.uid,
+        gid: ev.gid,
+        cgroup_id: ev.cgroup_id,
+        comm,
+    };
+    let mut w = Writer::default();
+    let mut tails: Vec<Vec<u8>> = Vec::new();
+    let len16 = |v: &[u8]| v.len().min(u16::MAX as usize) as u16;
+    match &ev.body {
+        Body::Exec(x) | Body::Snapshot(x) => {
+            hdr.kind = if matches!(ev.body, Body::Exec(_)) {
+                kind::EXEC
+            } else {
+                kind::SNAPSHOT
+            };
+            let join = |v: &[Text], max: usize| {
+                let mut b = Vec::new();
+                for t in v {
+                    b.extend_from_slice(t.as_bytes());
+                    b.push(0);
+                }
+                b.truncate(max);
+                b
+            };
+            let cap = |t: &Text| t.as_bytes()[..t.len().min(abi::PATH_MAX)].to_vec();
+            tails = vec![
+                cap(&x.exe),
+                cap(&x.filename),
+                x.interp.as_ref().map(cap).unwrap_or_default(),
+                join(&x.argv, abi::ARGV_MAX),
+                join(&x.env, abi::ENV_MAX),
+                cap(&x.cwd),
+                x.prev_exe.as_ref().map(cap).unwrap_or_default(),
+            ];
+            let mut prev_comm = [0u8; abi::COMM_LEN];
+            let p = x.prev_comm.as_bytes();
+            let n = p.len().min(abi::COMM_LEN - 1);
+            prev_comm[..n].copy_from_slice(&p[..n]);
+            RawExec {
+                hdr,
+                ppid: x.ppid,
+                sid: x.sid,
+                euid: x.euid,
+                egid: x.egid,
+                loginuid: x.loginuid,
+                tty: x.tty,
+                flags: x.flags,
+                argc: x.argc,
+                start_ktime: x.start_ktime,
+                cap_effective: x.cap_effective,
+                cap_permitted: x.cap_permitted,
+                exe_ino: x.exe_ino,
+                exe_dev: x.exe_dev,
+                exe_mode: x.exe_mode,
+                mnt_ns: x.mnt_ns,
+                pid_ns: x.pid_ns,
+                net_ns: x.net_ns,
+                vpid: x.vpid,
+                prev_comm,
+                exe_len: len16(&tails[0]),
+                filename_len: len16(&tails[1]),
+                interp_len: len16(&tails[2]),
+                argv_len: len16(&tails[3]),
+                env_len: len16(&tails[4]),
+                cwd_len: len16(&tails[5]),
+                prev_exe_len: len16(&tails[6]),
+                pad: 0,
+            }
+            .write(&mut w);
+        }
+        Body::Fork(f) => {
+            hdr.kind = kind::FORK;
+            RawFork {
+                hdr,
+                child_pid: f.child_pid,
+                child_ppid: f.child_ppid,
+                child_start_ktime: f.child_start_ktime,
+            }
+            .write(&mut w);
+        }
+        Body::Exit(x) => {
+            hdr.kind = kind::EXIT;
+            RawExit {
+                hdr,
+                exit_code: x.status,
+                pad: 0,
+                start_ktime: x.start_ktime,
+            }
+            .write(&mut w);
+        }
+        Body::Cwd(c) => {
+            hdr.kind = kind::CWD;
+            tails = vec![c.cwd.as_bytes().to_vec()];
+            RawCwd {
+                hdr,
+                syscall: c.syscall,
+                flags: if c.truncated {
+                    abi::file_flag::PATH_TRUNC as u16
+                } else {
+                    0
+                },
+                cwd_len: len16(&tails[0]),
+                pad: 0,
+            }
+            .write(&mut w);
+        }
+        Body::File(f) => {
+            hdr.kind = kind::FILE;
+            tails = vec![
+                f.path.as_bytes().to_vec(),
+                f.path2
+                    .as_ref()
+                    .map(|p| p.as_bytes().to_vec())
+                    .unwrap_or_default(),
+            ];
+            RawFile {
+                hdr,
+                op: f.op.to_raw(),
+                syscall: f.syscall,
+                fd: f.fd,
+                ret: f.ret,
+                flags: f.flags,
+                mode: f.mode,
+                uid: f.uid,
+                gid: f.gid,
+                vflags: f.vflags,
+                dev: f.dev,
+                ino: f.ino,
+                aux: f.aux,
+                i_mode: f.i_mode,
+                path_len: len16(&tails[0]),
+                path2_len: len16(&tails[1]),
+            }
+            .write(&mut w);
+        }
+    }
+    for t in &tails {
+        w.put(t);
+    }
+    let size = (w.buf.len() as u32).to_le_bytes();
+    w.buf[4..8].copy_from_slice(&size);
+    w.buf
+}

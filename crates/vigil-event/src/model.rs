@@ -1,0 +1,325 @@
+//! Decoded events: what the rest of the agent works with.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+/// Bytes from the kernel that are usually, but not always, UTF-8: paths, argv, comm.
+///
+/// Kept as bytes so rules match exactly what the kernel saw. Serialized as a string;
+/// bytes that are not valid UTF-8 are written as `\xNN` escapes (and a literal
+/// backslash as `\\` only in that case), so a non-UTF-8 file name stays visible and
+/// distinguishable instead of turning into replacement characters.
+#[derive(Clone, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+pub struct Text(Box<[u8]>);
+
+impl Text {
+    pub fn new(bytes: impl Into<Box<[u8]>>) -> Self {
+        Text(bytes.into())
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The text for display and matching: UTF-8 as is, otherwise escaped.
+    pub fn as_str(&self) -> Cow<'_, str> {
+        match std::str::from_utf8(&self.0) {
+            Ok(s) => Cow::Borrowed(s),
+            Err(_) => Cow::Owned(escape_bytes(&self.0)),
+        }
+    }
+
+    /// A comm field: NUL-terminated within a fixed array.
+    pub fn from_c(bytes: &[u8]) -> Self {
+        let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+        Text::new(&bytes[..end])
+    }
+
+    /// Splits a NUL-separated block (argv, environ) into its strings.
+    pub fn split_nul(block: &[u8]) -> Vec<Text> {
+        let block = block.strip_suffix(&[0]).unwrap_or(block);
+        if block.is_empty() {
+            return Vec::new();
+        }
+        block.split(|&b| b == 0).map(Text::new).collect()
+    }
+
+    /// The last path component.
+    pub fn basename(&self) -> &[u8] {
+        match self.0.iter().rposition(|&b| b == b'/') {
+            Some(i) if i + 1 < self.0.len() => &self.0[i + 1..],
+            Some(_) => &self.0,
+            None => &self.0,
+        }
+    }
+}
+
+fn escape_bytes(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() + 8);
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c == '\\' {
+                out.push_str("\\\\");
+            } else {
+                out.push(c);
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+impl From<&str> for Text {
+    fn from(s: &str) -> Self {
+        Text::new(s.as_bytes())
+    }
+}
+
+impl From<&[u8]> for Text {
+    fn from(s: &[u8]) -> Self {
+        Text::new(s)
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.as_str())
+    }
+}
+
+impl Serialize for Text {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.as_str())
+    }
+}
+
+/// One event from the kernel (or from the /proc snapshot at start).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// Boot-time nanoseconds when it happened in the kernel.
+    pub ktime: u64,
+    pub pid: u32,
+    pub tid: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub cgroup_id: u64,
+    pub comm: Text,
+    pub body: Body,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    /// A process that was already running when the agent started.
+    Snapshot(Box<Exec>),
+    Exec(Box<Exec>),
+    Fork(Fork),
+    Exit(Exit),
+    File(Box<File>),
+    Cwd(Cwd),
+}
+
+impl Body {
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Body::Snapshot(_) => "snapshot",
+            Body::Exec(_) => "exec",
+            Body::Fork(_) => "fork",
+            Body::Exit(_) => "exit",
+            Body::File(_) => "file",
+            Body::Cwd(_) => "chdir",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Exec {
+    pub ppid: u32,
+    pub sid: u32,
+    pub euid: u32,
+    pub egid: u32,
+    pub loginuid: u32,
+    pub tty: u32,
+    pub flags: u32,
+    pub argc: u32,
+    pub start_ktime: u64,
+    pub cap_effective: u64,
+    pub cap_permitted: u64,
+    pub exe_ino: u64,
+    pub exe_dev: u32,
+    pub exe_mode: u32,
+    pub mnt_ns: u32,
+    pub pid_ns: u32,
+    pub net_ns: u32,
+    pub vpid: u32,
+    pub prev_comm: Text,
+    pub exe: Text,
+    pub filename: Text,
+    pub interp: Option<Text>,
+    pub argv: Vec<Text>,
+    pub env: Vec<Text>,
+    pub cwd: Text,
+    pub prev_exe: Option<Text>,
+}
+
+impl Exec {
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fork {
+    pub child_pid: u32,
+    pub child_ppid: u32,
+    pub child_start_ktime: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exit {
+    /// wait(2) status.
+    pub status: u32,
+    pub start_ktime: u64,
+}
+
+impl Exit {
+    /// Exit code when the process exited normally.
+    pub fn code(&self) -> Option<u32> {
+        (self.status & 0x7f == 0).then_some((self.status >> 8) & 0xff)
+    }
+
+    /// The signal that killed it, if one did.
+    pub fn signal(&self) -> Option<u32> {
+        let s = self.status & 0x7f;
+        (s != 0).then_some(s)
+    }
+
+    pub fn core_dumped(&self) -> bool {
+        self.status & 0x80 != 0
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FileOp {
+    Open,
+    Unlink,
+    Rmdir,
+    Rename,
+    Chmod,
+    Chown,
+    Link,
+    Symlink,
+    Truncate,
+    Mkdir,
+    MemfdCreate,
+    /// A number this build does not know (newer kernel side): kept, counted, reported.
+    Unknown(u16),
+}
+
+impl FileOp {
+    pub fn from_raw(op: u16) -> Self {
+        use crate::abi::file_op::*;
+        match op {
+            OPEN => FileOp::Open,
+            UNLINK => FileOp::Unlink,
+            RMDIR => FileOp::Rmdir,
+            RENAME => FileOp::Rename,
+            CHMOD => FileOp::Chmod,
+            CHOWN => FileOp::Chown,
+            LINK => FileOp::Link,
+            SYMLINK => FileOp::Symlink,
+            TRUNCATE => FileOp::Truncate,
+            MKDIR => FileOp::Mkdir,
+            MEMFD_CREATE => FileOp::MemfdCreate,
+            other => FileOp::Unknown(other),
+        }
+    }
+
+    pub fn to_raw(self) -> u16 {
+        use crate::abi::file_op::*;
+        match self {
+            FileOp::Open => OPEN,
+            FileOp::Unlink => UNLINK,
+            FileOp::Rmdir => RMDIR,
+            FileOp::Rename => RENAME,
+            FileOp::Chmod => CHMOD,
+            FileOp::Chown => CHOWN,
+            FileOp::Link => LINK,
+            FileOp::Symlink => SYMLINK,
+            FileOp::Truncate => TRUNCATE,
+            FileOp::Mkdir => MKDIR,
+            FileOp::MemfdCreate => MEMFD_CREATE,
+            FileOp::Unknown(n) => n,
+        }
+    }
+
+    pub fn name(self) -> Cow<'static, str> {
+        Cow::Borrowed(match self {
+            FileOp::Open => "open",
+            FileOp::Unlink => "unlink",
+            FileOp::Rmdir => "rmdir",
+            FileOp::Rename => "rename",
+            FileOp::Chmod => "chmod",
+            FileOp::Chown => "chown",
+            FileOp::Link => "link",
+            FileOp::Symlink => "symlink",
+            FileOp::Truncate => "truncate",
+            FileOp::Mkdir => "mkdir",
+            FileOp::MemfdCreate => "memfd_create",
+            FileOp::Unknown(n) => return Cow::Owned(format!("unknown({n})")),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct File {
+    pub op: FileOp,
+    pub syscall: u16,
+    pub fd: i32,
+    pub ret: i64,
+    pub flags: u32,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub vflags: u32,
+    pub dev: u32,
+    pub ino: u64,
+    pub aux: u64,
+    pub i_mode: u32,
+    pub path: Text,
+    pub path2: Option<Text>,
+}
+
+impl File {
+    pub fn has(&self, flag: u32) -> bool {
+        self.vflags & flag != 0
+    }
+
+    pub fn failed(&self) -> bool {
+        self.ret < 0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cwd {
+    pub syscall: u16,
+    pub truncated: bool,
+    pub cwd: Text,
+}
