@@ -1,3 +1,35 @@
+//! Vigil's kernel side, seen from userspace.
+//!
+//! - [`programs`]: what each BPF program in `bpf/` is for and where it attaches;
+//! - [`sensor`]: loads the object, attaches every hook the kernel allows, reports the rest;
+//! - [`stream`]: drains the ring buffers into time-ordered batches of raw records;
+//! - [`stats`]: the per-hook, per-CPU counters kept in the kernel;
+//! - [`probe`]: what this kernel supports, for `vigil doctor`;
+//! - [`mounts`]: tracefs, bpffs, securityfs, mounted when a hook needs them;
+//! - [`bootstrap`]: processes that were running before we started, read from /proc.
+
+pub mod bootstrap;
+mod error;
+pub mod mounts;
+pub mod probe;
+pub mod programs;
+pub mod sensor;
+pub mod stats;
+pub mod stream;
+
+#[allow(
+    clippy::all,
+    dead_code,
+    unused_imports,
+    non_camel_case_types,
+    non_upper_case_globals,
+    non_snake_case
+)]
 mod skel {
     include!(concat!(env!("OUT_DIR"), "/vigil.skel.rs"));
 }
+
+pub use error::SensorError;
+pub use sensor::{AttachReport, HookReport, HookStatus, Sensor, SensorConfig};
+pub use stats::{HookCounts, KernelStats};
+pub use stream::{Batch, EventStream};

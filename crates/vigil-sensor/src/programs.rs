@@ -1,0 +1,200 @@
+//! What each BPF program in the object is for and how it attaches.
+//!
+//! This table is the one place that ties program names in `bpf/*.bpf.c` to hooks,
+//! syscalls and attach points; the loader, `vigil doctor` and the docs read it.
+
+use vigil_event::abi::Hook;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attach {
+    /// A BTF tracepoint (`tp_btf/<name>`): needs BTF, no tracefs.
+    TpBtf(&'static str),
+    /// A handler tail-called by `sys_exit_dispatch` for these syscalls.
+    SysExitTail(&'static [&'static str]),
+    /// A BPF iterator run once at start.
+    Iter(&'static str),
+}
+
+/// A feature group: programs that only make sense together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Group {
+    Process,
+    Files,
+    Seed,
+}
+
+impl Group {
+    pub fn name(self) -> &'static str {
+        match self {
+            Group::Process => "process",
+            Group::Files => "files",
+            Group::Seed => "seed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ProgramSpec {
+    pub name: &'static str,
+    pub group: Group,
+    pub attach: Attach,
+    pub hook: Option<Hook>,
+    /// Without it the group does not work (the dispatcher for its tail calls).
+    pub group_critical: bool,
+    pub what: &'static str,
+}
+
+pub const PROGRAMS: &[ProgramSpec] = &[
+    ProgramSpec {
+        name: "handle_fork",
+        group: Group::Process,
+        attach: Attach::TpBtf("sched_process_fork"),
+        hook: Some(Hook::Fork),
+        group_critical: false,
+        what: "new processes (fork, clone, vfork)",
+    },
+    ProgramSpec {
+        name: "handle_exec",
+        group: Group::Process,
+        attach: Attach::TpBtf("sched_process_exec"),
+        hook: Some(Hook::Exec),
+        group_critical: false,
+        what: "program execution (execve, execveat)",
+    },
+    ProgramSpec {
+        name: "handle_exit",
+        group: Group::Process,
+        attach: Attach::TpBtf("sched_process_exit"),
+        hook: Some(Hook::Exit),
+        group_critical: false,
+        what: "process exit with code or signal",
+    },
+    ProgramSpec {
+        name: "sys_exit_dispatch",
+        group: Group::Files,
+        attach: Attach::TpBtf("sys_exit"),
+        hook: None,
+        group_critical: true,
+        what: "syscall results, dispatched to the handlers below",
+    },
+    ProgramSpec {
+        name: "exit_open",
+        group: Group::Files,
+        attach: Attach::SysExitTail(&["open", "openat", "openat2", "creat"]),
+        hook: Some(Hook::Open),
+        group_critical: false,
+        what: "file opens with flags and result",
+    },
+    ProgramSpec {
+        name: "exit_unlink",
+        group: Group::Files,
+        attach: Attach::SysExitTail(&["unlink", "unlinkat", "rmdir"]),
+        hook: Some(Hook::Unlink),
+        group_critical: false,
+        what: "file and directory removal",
+    },
+    ProgramSpec {
+        name: "exit_rename",
+        group: Group::Files,
+        attach: Attach::SysExitTail(&["rename", "renameat", "renameat2"]),
+        hook: Some(Hook::Rename),
+        group_critical: false,
+        what: "renames",
+    },
+    ProgramSpec {
+        name: "exit_chmod",
+        group: Group::Files,
+        attach: Attach::SysExitTail(&["chmod", "fchmod", "fchmodat", "fchmodat2"]),
+        hook: Some(Hook::Chmod),
+        group_critical: false,
+        what: "permission changes",
+    },
+    ProgramSpec {
+        name: "exit_chown",
+        group: Group::Files,
+        attach: Attach::SysExitTail(&["chown", "fchown", "lchown", "fchownat"]),
+        hook: Some(Hook::Chown),
+        group_critical: false,
+        what: "ownership changes",
+    },
+    ProgramSpec {
+        name: "exit_link",
+        group: Group::Files,
+        attach: Attach::SysExitTail(&["link", "linkat"]),
+        hook: Some(Hook::Link),
+        group_critical: false,
+        what: "hard links",
+    },
+    ProgramSpec {
+        name: "exit_symlink",
+        group: Group::Files,
+        attach: Attach::SysExitTail(&["symlink", "symlinkat"]),
+        hook: Some(Hook::Symlink),
+        group_critical: false,
+        what: "symbolic links",
+    },
+    ProgramSpec {
+        name: "exit_truncate",
+        group: Group::Files,
+        attach: Attach::SysExitTail(&["truncate", "ftruncate"]),
+        hook: Some(Hook::Truncate),
+        group_critical: false,
+        what: "truncation",
+    },
+    ProgramSpec {
+        name: "exit_mkdir",
+        group: Group::Files,
+        attach: Attach::SysExitTail(&["mkdir", "mkdirat"]),
+        hook: Some(Hook::Mkdir),
+        group_critical: false,
+        what: "directory creation",
+    },
+    ProgramSpec {
+        name: "exit_memfd",
+        group: Group::Files,
+        attach: Attach::SysExitTail(&["memfd_create"]),
+        hook: Some(Hook::Memfd),
+        group_critical: false,
+        what: "anonymous memory files (fileless execution)",
+    },
+    ProgramSpec {
+        name: "exit_chdir",
+        group: Group::Files,
+        attach: Attach::SysExitTail(&["chdir", "fchdir"]),
+        hook: Some(Hook::Cwd),
+        group_critical: false,
+        what: "working directory changes",
+    },
+    ProgramSpec {
+        name: "seed_proc_table",
+        group: Group::Seed,
+        attach: Attach::Iter("task"),
+        hook: None,
+        group_critical: false,
+        what: "fills the kernel process table with processes running at start",
+    },
+];
+
+pub fn spec(name: &str) -> Option<&'static ProgramSpec> {
+    PROGRAMS.iter().find(|p| p.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tail_syscall_has_a_number() {
+        for p in PROGRAMS {
+            if let Attach::SysExitTail(names) = p.attach {
+                for n in names {
+                    assert!(
+                        vigil_event::names::SYSCALLS.iter().any(|(s, _)| s == n),
+                        "{}: syscall {n} has no x86_64 number in vigil_event::names",
+                        p.name
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,429 @@
+//! Loading the BPF object, attaching every hook the kernel allows, and reporting
+//! what could not be attached instead of giving up.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::mem::MaybeUninit;
+use std::sync::Mutex;
+
+use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
+use libbpf_rs::{Link, MapCore, MapFlags, OpenObject, PrintLevel};
+use serde::Serialize;
+use tracing::{debug, warn};
+use vigil_event::abi::Hook;
+use vigil_event::names::SYSCALLS;
+
+use crate::error::SensorError;
+use crate::programs::{self, Attach, Group, PROGRAMS};
+use crate::skel::{VigilSkel, VigilSkelBuilder};
+
+/// How the sensor is set up. Defaults suit a typical host.
+#[derive(Debug, Clone)]
+pub struct SensorConfig {
+    /// Ring buffer for process lifecycle records, bytes (rounded up to a power of two).
+    pub ringbuf_proc_bytes: u32,
+    /// Ring buffer for file and other records, bytes (rounded up to a power of two).
+    pub ringbuf_events_bytes: u32,
+    /// Entries of the in-kernel process table.
+    pub proc_table_entries: u32,
+    /// Our own tgid: the kernel side never reports it (its output would feed back).
+    pub agent_tgid: u32,
+    /// Programs not to load (by name), e.g. to run without file events.
+    pub disabled_programs: BTreeSet<String>,
+}
+
+impl Default for SensorConfig {
+    fn default() -> Self {
+        Self {
+            ringbuf_proc_bytes: 4 << 20,
+            ringbuf_events_bytes: 16 << 20,
+            proc_table_entries: 16384,
+            agent_tgid: std::process::id(),
+            disabled_programs: BTreeSet::new(),
+        }
+    }
+}
+
+/// What happened to one program.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", content = "reason", rename_all = "snake_case")]
+pub enum HookStatus {
+    Attached,
+    Disabled,
+    LoadFailed(String),
+    AttachFailed(String),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HookReport {
+    pub program: &'static str,
+    pub group: &'static str,
+    pub attach: String,
+    pub what: &'static str,
+    #[serde(flatten)]
+    pub status: HookStatus,
+}
+
+/// Everything the sensor knows about what it attached.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AttachReport {
+    pub hooks: Vec<HookReport>,
+    /// Processes the iterator added to the kernel table at start.
+    pub seeded_processes: usize,
+}
+
+impl AttachReport {
+    pub fn attached(&self) -> usize {
+        self.hooks
+            .iter()
+            .filter(|h| h.status == HookStatus::Attached)
+            .count()
+    }
+
+    pub fn failed(&self) -> impl Iterator<Item = &HookReport> {
+        self.hooks.iter().filter(|h| {
+            matches!(
+                h.status,
+                HookStatus::LoadFailed(_) | HookStatus::AttachFailed(_)
+            )
+        })
+    }
+
+    pub fn is_attached(&self, program: &str) -> bool {
+        self.hooks
+            .iter()
+            .any(|h| h.program == program && h.status == HookStatus::Attached)
+    }
+}
+
+/// The loaded, attached kernel side.
+pub struct Sensor {
+    pub(crate) skel: VigilSkel<'static>,
+    _links: Vec<Link>,
+    pub report: AttachReport,
+}
+
+/// libbpf's log, captured while loading so a failure can name the program and the reason.
+static LIBBPF_LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn capture_libbpf_log(level: PrintLevel, msg: String) {
+    if level == PrintLevel::Debug {
+        return;
+    }
+    if let Ok(mut log) = LIBBPF_LOG.lock() {
+        if log.len() < 20_000 {
+            log.push(msg);
+        }
+    }
+}
+
+fn take_libbpf_log() -> Vec<String> {
+    LIBBPF_LOG
+        .lock()
+        .map(|mut l| std::mem::take(&mut *l))
+        .unwrap_or_default()
+}
+
+/// The program libbpf names in a failed load, and the most useful line of its log.
+fn failing_program(log: &[String]) -> Option<(String, String)> {
+    for line in log {
+        if let Some(rest) = line.strip_prefix("libbpf: prog '") {
+            if let Some(end) = rest.find('\'') {
+                let name = rest[..end].to_string();
+                if rest.contains("failed to load")
+                    || rest.contains("BEGIN PROG LOAD LOG")
+                    || rest.contains("failed")
+                {
+                    let reason = log
+                        .iter()
+                        .filter(|l| {
+                            l.contains(&name) && (l.contains("failed") || l.contains("error"))
+                        })
+                        .last()
+                        .or(Some(line))
+                        .map(|l| l.trim().trim_start_matches("libbpf: ").to_string())
+                        .unwrap_or_default();
+                    return Some((name, reason));
+                }
+            }
+        }
+    }
+    None
+}
+
+fn pow2_at_least(bytes: u32, min: u32) -> u32 {
+    bytes
+        .max(min)
+        .checked_next_power_of_two()
+        .unwrap_or(1 << 31)
+}
+
+fn possible_cpus() -> u32 {
+    libbpf_rs::num_possible_cpus()
+        .map(|n| n as u32)
+        .unwrap_or(1)
+        .max(1)
+}
+
+impl Sensor {
+    /// Loads and attaches everything this kernel allows.
+    ///
+    /// A program the verifier or kernel rejects is disabled and the load retried, so one
+    /// missing feature costs that hook only. The result says, per program, what happened.
+    pub fn start(cfg: &SensorConfig) -> Result<Sensor, SensorError> {
+        // SAFETY of the leak: the object storage must outlive the skeleton, which lives as
+        // long as the Sensor; a Sensor is made a handful of times per process at most.
+        check_privileges()?;
+        let previous_print = libbpf_rs::set_print(Some((PrintLevel::Warn, capture_libbpf_log)));
+        let mut disabled: BTreeMap<String, HookStatus> = cfg
+            .disabled_programs
+            .iter()
+            .map(|p| (p.clone(), HookStatus::Disabled))
+            .collect();
+
+        let result = loop {
+            take_libbpf_log();
+            let storage: &'static mut MaybeUninit<OpenObject> =
+                Box::leak(Box::new(MaybeUninit::uninit()));
+            let mut open = VigilSkelBuilder::default()
+                .open(storage)
+                .map_err(|e| SensorError::Open(e.to_string()))?;
+
+            if let Some(ro) = open.maps.rodata_data.as_deref_mut() {
+                ro.cfg_agent_tgid = cfg.agent_tgid;
+            }
+            let m = &mut open.maps;
+            m.rb_proc
+                .set_max_entries(pow2_at_least(cfg.ringbuf_proc_bytes, 1 << 16))
+                .map_err(open_err)?;
+            m.rb_events
+                .set_max_entries(pow2_at_least(cfg.ringbuf_events_bytes, 1 << 16))
+                .map_err(open_err)?;
+            m.proc_table
+                .set_max_entries(cfg.proc_table_entries.max(1024))
+                .map_err(open_err)?;
+            m.record_scratch
+                .set_max_entries(possible_cpus())
+                .map_err(open_err)?;
+
+            let off_groups: BTreeSet<Group> = disabled
+                .keys()
+                .filter_map(|n| programs::spec(n))
+                .filter(|s| s.group_critical)
+                .map(|s| s.group)
+                .collect();
+            for mut prog in open.open_object_mut().progs_mut() {
+                let name = prog.name().to_string_lossy().into_owned();
+                let spec = programs::spec(&name);
+                let off = disabled.contains_key(&name)
+                    || spec.is_some_and(|s| off_groups.contains(&s.group));
+                prog.set_autoload(!off);
+                // We attach each program ourselves, to report per hook.
+                prog.set_autoattach(false);
+            }
+
+            match open.load() {
+                Ok(skel) => break Ok(skel),
+                Err(e) => {
+                    let log = take_libbpf_log();
+                    match failing_program(&log) {
+                        Some((name, reason)) if !disabled.contains_key(&name) => {
+                            warn!(program = %name, "kernel refused program, continuing without it: {reason}");
+                            disabled.insert(name, HookStatus::LoadFailed(reason));
+                        }
+                        _ => {
+                            let tail = log
+                                .iter()
+                                .rev()
+                                .take(8)
+                                .rev()
+                                .cloned()
+                                .collect::<Vec<_>>()
+                                .join("\n");
+                            break Err(SensorError::Load(format!("{e}\n{tail}")));
+                        }
+                    }
+                }
+            }
+        };
+        libbpf_rs::set_print(previous_print);
+        let skel = result?;
+        let mut sensor = Sensor {
+            skel,
+            _links: Vec::new(),
+            report: AttachReport::default(),
+        };
+        sensor.attach_all(&disabled)?;
+        Ok(sensor)
+    }
+
+    fn attach_all(&mut self, disabled: &BTreeMap<String, HookStatus>) -> Result<(), SensorError> {
+        // Report everything in file events until the rules narrow it down.
+        if let Some(bss) = self.skel.maps.bss_data.as_deref_mut() {
+            bss.cfg_file_op_mask = u32::MAX;
+            bss.cfg_file_path_filter = 0;
+        }
+        let mut links = Vec::new();
+        let mut hooks = Vec::new();
+        let mut seeded = 0;
+        let mut dispatcher_ok = false;
+
+        // Tail-call handlers first, so the dispatcher never runs with a half-filled table.
+        let order = PROGRAMS
+            .iter()
+            .filter(|p| matches!(p.attach, Attach::SysExitTail(_)))
+            .chain(
+                PROGRAMS
+                    .iter()
+                    .filter(|p| !matches!(p.attach, Attach::SysExitTail(_))),
+            );
+        for spec in order {
+            let status = if let Some(s) = disabled.get(spec.name) {
+                s.clone()
+            } else if let Some(prog) = self
+                .skel
+                .object()
+                .progs_mut()
+                .find(|p| p.name() == spec.name)
+            {
+                match spec.attach {
+                    Attach::TpBtf(_) => match prog.attach() {
+                        Ok(link) => {
+                            links.push(link);
+                            if spec.group_critical {
+                                dispatcher_ok = true;
+                            }
+                            HookStatus::Attached
+                        }
+                        Err(e) => HookStatus::AttachFailed(e.to_string()),
+                    },
+                    Attach::SysExitTail(syscalls) => {
+                        use std::os::fd::{AsFd, AsRawFd};
+                        let fd = prog.as_fd().as_raw_fd() as u32;
+                        let mut result = HookStatus::Attached;
+                        for name in syscalls {
+                            let Some(&(_, nr)) = SYSCALLS.iter().find(|(n, _)| n == name) else {
+                                continue;
+                            };
+                            if let Err(e) = self.skel.maps.sys_exit_tails.update(
+                                &(nr as u32).to_ne_bytes(),
+                                &fd.to_ne_bytes(),
+                                MapFlags::ANY,
+                            ) {
+                                result = HookStatus::AttachFailed(format!("{name}: {e}"));
+                            }
+                        }
+                        result
+                    }
+                    Attach::Iter(_) => {
+                        match prog.attach_iter_with_opts(libbpf_rs::IterOpts::None) {
+                            Ok(link) => match run_iterator(&link) {
+                                Ok(n) => {
+                                    seeded = n;
+                                    HookStatus::Attached
+                                }
+                                Err(e) => HookStatus::AttachFailed(e),
+                            },
+                            Err(e) => HookStatus::AttachFailed(e.to_string()),
+                        }
+                    }
+                }
+            } else {
+                HookStatus::LoadFailed("not in the BPF object".into())
+            };
+            hooks.push((spec, status));
+        }
+
+        // Tail handlers only run through the dispatcher: without it they are not attached.
+        let reports = hooks
+            .into_iter()
+            .map(|(spec, status)| {
+                let status = match (&status, &spec.attach) {
+                    (HookStatus::Attached, Attach::SysExitTail(_)) if !dispatcher_ok => {
+                        HookStatus::AttachFailed("sys_exit_dispatch is not attached".into())
+                    }
+                    _ => status,
+                };
+                HookReport {
+                    program: spec.name,
+                    group: spec.group.name(),
+                    attach: describe(spec.attach),
+                    what: spec.what,
+                    status,
+                }
+            })
+            .collect();
+        self._links = links;
+        self.report = AttachReport {
+            hooks: reports,
+            seeded_processes: seeded,
+        };
+        debug!(attached = self.report.attached(), "sensor attached");
+        Ok(())
+    }
+
+    /// Hooks whose events can appear, for stats display.
+    pub fn attached_hooks(&self) -> Vec<Hook> {
+        self.report
+            .hooks
+            .iter()
+            .filter(|h| h.status == HookStatus::Attached)
+            .filter_map(|h| programs::spec(h.program).and_then(|s| s.hook))
+            .collect()
+    }
+}
+
+pub(crate) fn describe(a: Attach) -> String {
+    match a {
+        Attach::TpBtf(tp) => format!("tp_btf/{tp}"),
+        Attach::SysExitTail(sc) => format!("sys_exit[{}]", sc.join(",")),
+        Attach::Iter(what) => format!("iter/{what}"),
+    }
+}
+
+fn open_err(e: libbpf_rs::Error) -> SensorError {
+    SensorError::Open(e.to_string())
+}
+
+/// Runs a BPF iterator to its end; returns how many lines it printed.
+fn run_iterator(link: &Link) -> Result<usize, String> {
+    let mut it = libbpf_rs::Iter::new(link).map_err(|e| e.to_string())?;
+    let mut out = String::new();
+    it.read_to_string(&mut out).map_err(|e| e.to_string())?;
+    Ok(out.lines().count())
+}
+
+fn check_privileges() -> Result<(), SensorError> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err(SensorError::NotRoot);
+    }
+    if !std::path::Path::new("/sys/kernel/btf/vmlinux").exists() {
+        return Err(SensorError::NoBtf);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failing_program_is_found_in_the_libbpf_log() {
+        let log = vec![
+            "libbpf: prog 'exit_open': BPF program load failed: Permission denied\n".to_string(),
+            "libbpf: prog 'exit_open': -- BEGIN PROG LOAD LOG --\n".to_string(),
+            "libbpf: failed to load object 'vigil_bpf'\n".to_string(),
+        ];
+        let (name, reason) = failing_program(&log).unwrap();
+        assert_eq!(name, "exit_open");
+        assert!(reason.contains("Permission denied"), "{reason}");
+        assert!(failing_program(&["libbpf: map 'x': failed".to_string()]).is_none());
+    }
+
+    #[test]
+    fn ring_sizes_are_powers_of_two() {
+        assert_eq!(pow2_at_least(5 << 20, 1 << 16), 8 << 20);
+        assert_eq!(pow2_at_least(0, 1 << 16), 1 << 16);
+    }
+}

@@ -1,0 +1,108 @@
+//! The kernel side's counters: per hook (seen, filtered, deduplicated, sent, lost) and
+//! per CPU, read from the per-CPU `stats` map.
+
+use libbpf_rs::{MapCore, MapFlags};
+use serde::Serialize;
+use vigil_event::abi::{counter, stat, Hook, HOOK_MAX};
+
+use crate::error::SensorError;
+use crate::sensor::Sensor;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct HookCounts {
+    pub seen: u64,
+    pub filtered: u64,
+    pub deduped: u64,
+    pub sent: u64,
+    pub lost: u64,
+}
+
+impl HookCounts {
+    fn add(&mut self, v: &[u64]) {
+        self.seen += v[stat::SEEN];
+        self.filtered += v[stat::FILTERED];
+        self.deduped += v[stat::DEDUPED];
+        self.sent += v[stat::SENT];
+        self.lost += v[stat::LOST];
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct KernelStats {
+    /// Summed over CPUs, by hook name.
+    pub hooks: Vec<(&'static str, HookCounts)>,
+    /// Events lost (ring buffer full), per CPU.
+    pub lost_per_cpu: Vec<u64>,
+    pub counters: Vec<(&'static str, u64)>,
+}
+
+impl KernelStats {
+    pub fn lost(&self) -> u64 {
+        self.lost_per_cpu.iter().sum()
+    }
+
+    pub fn hook(&self, name: &str) -> Option<&HookCounts> {
+        self.hooks.iter().find(|(n, _)| *n == name).map(|(_, c)| c)
+    }
+
+    pub fn total(&self) -> HookCounts {
+        let mut t = HookCounts::default();
+        for (_, c) in &self.hooks {
+            t.add(&[c.seen, c.filtered, c.deduped, c.sent, c.lost]);
+        }
+        t
+    }
+}
+
+const U64: usize = 8;
+const HOOK_STATS_LEN: usize = HOOK_MAX * stat::MAX;
+
+impl Sensor {
+    pub fn kernel_stats(&self) -> Result<KernelStats, SensorError> {
+        let per_cpu = self
+            .skel
+            .maps
+            .stats
+            .lookup_percpu(&0u32.to_ne_bytes(), MapFlags::ANY)
+            .map_err(|e| SensorError::Stats(e.to_string()))?
+            .ok_or_else(|| SensorError::Stats("stats map has no entry".into()))?;
+        let mut hooks: Vec<(&'static str, HookCounts)> = Hook::ALL
+            .iter()
+            .map(|h| (h.name(), HookCounts::default()))
+            .collect();
+        let mut counters = vec![0u64; counter::MAX];
+        let mut lost_per_cpu = Vec::with_capacity(per_cpu.len());
+        for raw in &per_cpu {
+            let words: Vec<u64> = raw
+                .chunks_exact(U64)
+                .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))
+                .collect();
+            if words.len() < HOOK_STATS_LEN + counter::MAX {
+                return Err(SensorError::Stats(format!(
+                    "stats value has {} words",
+                    words.len()
+                )));
+            }
+            let mut cpu_lost = 0;
+            for (i, hook) in Hook::ALL.iter().enumerate() {
+                let base = *hook as usize * stat::MAX;
+                let v = &words[base..base + stat::MAX];
+                hooks[i].1.add(v);
+                cpu_lost += v[stat::LOST];
+            }
+            lost_per_cpu.push(cpu_lost);
+            for (c, slot) in counters.iter_mut().enumerate() {
+                *slot += words[HOOK_STATS_LEN + c];
+            }
+        }
+        let counters = counter::NAMES
+            .iter()
+            .map(|&(i, n)| (n, counters[i]))
+            .collect();
+        Ok(KernelStats {
+            hooks,
+            lost_per_cpu,
+            counters,
+        })
+    }
+}

@@ -1,0 +1,191 @@
+//! `vigil run`: the live agent loop.
+
+use std::fs::OpenOptions;
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use vigil_event::recording::RecordingWriter;
+use vigil_sensor::bootstrap::{boot_time_ns, boot_to_realtime_ns, snapshot};
+use vigil_sensor::{Batch, EventStream, KernelStats, Sensor, SensorConfig};
+
+use crate::pipeline::{Pipeline, PipelineConfig, PipelineStats};
+
+pub struct RunOptions {
+    pub output: Option<PathBuf>,
+    pub emit_events: bool,
+    pub record: Option<PathBuf>,
+    pub stats_interval: Duration,
+    pub duration: Option<Duration>,
+    pub sensor: SensorConfig,
+    pub tree: vigil_proctree::TreeConfig,
+}
+
+/// Signals turned into flags the loop checks (a signal also interrupts its wait).
+struct Signals {
+    stop: Arc<AtomicBool>,
+}
+
+impl Signals {
+    fn install() -> Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            signal_hook::flag::register(sig, Arc::clone(&stop))
+                .context("installing signal handlers")?;
+        }
+        Ok(Self { stop })
+    }
+}
+
+#[derive(Serialize)]
+struct Summary<'a> {
+    uptime_secs: f64,
+    kernel: &'a KernelStats,
+    lost_total: u64,
+    userspace: &'a PipelineStats,
+}
+
+fn open_output(path: &Option<PathBuf>) -> Result<Box<dyn Write>> {
+    Ok(match path {
+        Some(p) => Box::new(BufWriter::new(
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .with_context(|| format!("opening {}", p.display()))?,
+        )),
+        None => Box::new(BufWriter::new(io::stdout())),
+    })
+}
+
+pub fn run(opts: RunOptions) -> Result<()> {
+    let signals = Signals::install()?;
+    let started = Instant::now();
+    let out = open_output(&opts.output)?;
+    let offset = boot_to_realtime_ns();
+    let recorder = match &opts.record {
+        Some(p) => {
+            let f: Box<dyn Write> = Box::new(BufWriter::new(
+                std::fs::File::create(p)
+                    .with_context(|| format!("creating recording {}", p.display()))?,
+            ));
+            Some(RecordingWriter::new(f, offset).context("writing recording header")?)
+        }
+        None => None,
+    };
+
+    let sensor = Sensor::start(&opts.sensor)?;
+    for h in sensor.report.failed() {
+        let reason = match &h.status {
+            vigil_sensor::HookStatus::LoadFailed(r) | vigil_sensor::HookStatus::AttachFailed(r) => {
+                r.as_str()
+            }
+            _ => "",
+        };
+        eprintln!(
+            "vigil: warning: hook {} ({}) is not attached, {} will not be seen: {reason}",
+            h.program, h.attach, h.what
+        );
+    }
+    let mut stream = EventStream::new(&sensor)?;
+    let mut pipeline = Pipeline::new(
+        PipelineConfig {
+            emit_events: opts.emit_events,
+            boot_to_realtime_ns: offset,
+            tree: opts.tree.clone(),
+        },
+        out,
+        recorder,
+    );
+
+    // Hooks are attached: what /proc says now plus the events from here on leave no gap.
+    let snap = snapshot(std::path::Path::new("/proc"));
+    for rec in &snap {
+        pipeline.process_record(rec)?;
+    }
+    eprintln!(
+        "ready: {}/{} hooks attached, {} processes known, agent pid {}",
+        sensor.report.attached(),
+        sensor.report.hooks.len(),
+        pipeline.tree().len(),
+        std::process::id()
+    );
+
+    let mut batch = Batch::default();
+    let mut last_stats = Instant::now();
+    let mut last_tick = Instant::now();
+    while !signals.stop.load(Ordering::Relaxed) {
+        if opts.duration.is_some_and(|d| started.elapsed() >= d) {
+            break;
+        }
+        stream.poll(Duration::from_millis(100), &mut batch)?;
+        for rec in batch.iter() {
+            pipeline.process_record(rec)?;
+        }
+        pipeline.flush()?;
+        if last_tick.elapsed() >= Duration::from_secs(1) {
+            pipeline.tick(boot_time_ns());
+            last_tick = Instant::now();
+        }
+        if !opts.stats_interval.is_zero() && last_stats.elapsed() >= opts.stats_interval {
+            eprintln!(
+                "{}",
+                stats_line(
+                    &sensor.kernel_stats()?,
+                    &pipeline.stats(),
+                    started.elapsed()
+                )
+            );
+            last_stats = Instant::now();
+        }
+    }
+
+    // Whatever the kernel wrote before we stopped is still delivered.
+    stream.drain(&mut batch)?;
+    for rec in batch.iter() {
+        pipeline.process_record(rec)?;
+    }
+    pipeline.flush()?;
+    let kernel = sensor.kernel_stats()?;
+    let user = pipeline.stats();
+    let summary = Summary {
+        uptime_secs: started.elapsed().as_secs_f64(),
+        kernel: &kernel,
+        lost_total: kernel.lost(),
+        userspace: &user,
+    };
+    eprintln!("summary: {}", serde_json::to_string(&summary)?);
+    drop(stream);
+    drop(sensor); // detaches every hook
+    Ok(())
+}
+
+/// One line for stderr: what crossed, what was lost, how big the tree is.
+pub fn stats_line(k: &KernelStats, u: &PipelineStats, up: Duration) -> String {
+    let t = k.total();
+    let kinds: Vec<String> = u
+        .decode
+        .decoded
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    format!(
+        "stats: up={}s kernel seen={} filtered={} deduped={} sent={} lost={} lost_per_cpu={:?} | decoded {} malformed={} unknown_values={} | tree={} unknown_pid={}",
+        up.as_secs(),
+        t.seen,
+        t.filtered,
+        t.deduped,
+        t.sent,
+        t.lost,
+        k.lost_per_cpu,
+        kinds.join(" "),
+        u.decode.malformed_total(),
+        u.decode.unknown_values,
+        u.tree_size,
+        u.tree.unknown_pid,
+    )
+}
