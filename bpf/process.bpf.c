@@ -208,7 +208,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	f->child_pid = child_tgid;
 	f->child_ppid = task_ppid(child);
 	f->child_start_ktime = BPF_CORE_READ(child, start_boottime);
-	bpf_ringbuf_submit(f, 0);
+	bpf_ringbuf_submit(f, wakeup_flag(&rb_proc));
 	stat_hook(VIGIL_HOOK_FORK, VIGIL_STAT_SENT);
 	return 0;
 }
@@ -237,7 +237,7 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 	x->exit_code = group_code ? group_code : code;
 	x->pad = 0;
 	x->start_ktime = task_start(task);
-	bpf_ringbuf_submit(x, 0);
+	bpf_ringbuf_submit(x, wakeup_flag(&rb_proc));
 	stat_hook(VIGIL_HOOK_EXIT, VIGIL_STAT_SENT);
 	return 0;
 }

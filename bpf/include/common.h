@@ -23,6 +23,15 @@
 
 /* Set by the agent before load (.rodata). */
 const volatile __u32 cfg_agent_tgid __weak = 0;   /* our own events are never reported */
+/*
+ * Waking the consumer on every record costs the producer an irq_work and a wake-up,
+ * which halves the throughput of a syscall storm whenever userspace keeps up (an
+ * empty ring makes every commit a wake-up). Instead each CPU wakes the consumer at
+ * most once per interval, or when a ring fills past WAKEUP_BYTES; userspace also polls
+ * on a timeout shorter than the latency we promise, so no record waits long.
+ */
+const volatile __u64 cfg_wakeup_interval_ns __weak = 1000000;
+#define WAKEUP_BYTES (256 << 10)
 
 /* Runtime switches the agent may flip while running (.bss, mmapped by userspace). */
 __u32 cfg_file_op_mask __weak = 0;      /* bit (1 << vigil_file_op): op reported at all */
@@ -93,6 +102,13 @@ struct {
 	__type(value, struct interest_key);
 } interest_scratch SEC(".maps") __weak;
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} last_wakeup SEC(".maps") __weak;
+
 /* ------------------------------------------------------------------------ stats */
 
 static __always_inline struct vigil_stats *stats_get(void)
@@ -126,13 +142,28 @@ static __always_inline struct record_buf *record_buf_get(void)
 	return r;
 }
 
+/* BPF_RB_FORCE_WAKEUP or BPF_RB_NO_WAKEUP for a record committed now (see cfg_wakeup_interval_ns). */
+static __always_inline __u64 wakeup_flag(void *rb)
+{
+	__u32 zero = 0;
+	__u64 *last = bpf_map_lookup_elem(&last_wakeup, &zero);
+	__u64 now = bpf_ktime_get_ns();
+
+	if (!last || now - *last >= cfg_wakeup_interval_ns || bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) >= WAKEUP_BYTES) {
+		if (last)
+			*last = now;
+		return BPF_RB_FORCE_WAKEUP;
+	}
+	return BPF_RB_NO_WAKEUP;
+}
+
 /* Send a record assembled in scratch; loss is counted per hook and per CPU. */
 static __always_inline void emit_record(void *rb, struct record_buf *r, __u32 size, __u32 hook)
 {
 	if (size > VIGIL_RECORD_MAX)
 		size = VIGIL_RECORD_MAX;
 	((struct vigil_hdr *)r->data)->size = size;
-	if (bpf_ringbuf_output(rb, r->data, size, 0))
+	if (bpf_ringbuf_output(rb, r->data, size, wakeup_flag(rb)))
 		stat_hook(hook, VIGIL_STAT_LOST);
 	else
 		stat_hook(hook, VIGIL_STAT_SENT);

@@ -30,6 +30,8 @@ pub struct SensorConfig {
     pub agent_tgid: u32,
     /// Programs not to load (by name), e.g. to run without file events.
     pub disabled_programs: BTreeSet<String>,
+    /// Each CPU wakes the reader at most this often (it also polls on its own timeout).
+    pub wakeup_interval_ns: u64,
 }
 
 impl Default for SensorConfig {
@@ -40,6 +42,7 @@ impl Default for SensorConfig {
             proc_table_entries: 16384,
             agent_tgid: std::process::id(),
             disabled_programs: BTreeSet::new(),
+            wakeup_interval_ns: 1_000_000,
         }
     }
 }
@@ -191,6 +194,7 @@ impl Sensor {
 
             if let Some(ro) = open.maps.rodata_data.as_deref_mut() {
                 ro.cfg_agent_tgid = cfg.agent_tgid;
+                ro.cfg_wakeup_interval_ns = cfg.wakeup_interval_ns;
             }
             let m = &mut open.maps;
             m.rb_proc

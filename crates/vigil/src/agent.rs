@@ -20,6 +20,8 @@ pub struct RunOptions {
     pub emit_events: bool,
     pub record: Option<PathBuf>,
     pub stats_interval: Duration,
+    /// Longest wait for records; bounds the delivery latency of a record whose CPU did not wake us.
+    pub poll_interval: Duration,
     pub duration: Option<Duration>,
     pub sensor: SensorConfig,
     pub tree: vigil_proctree::TreeConfig,
@@ -122,11 +124,13 @@ pub fn run(opts: RunOptions) -> Result<()> {
         if opts.duration.is_some_and(|d| started.elapsed() >= d) {
             break;
         }
-        stream.poll(Duration::from_millis(100), &mut batch)?;
-        for rec in batch.iter() {
-            pipeline.process_record(rec)?;
+        stream.poll(opts.poll_interval, &mut batch)?;
+        if !batch.is_empty() {
+            for rec in batch.iter() {
+                pipeline.process_record(rec)?;
+            }
+            pipeline.flush()?;
         }
-        pipeline.flush()?;
         if last_tick.elapsed() >= Duration::from_secs(1) {
             pipeline.tick(boot_time_ns());
             last_tick = Instant::now();

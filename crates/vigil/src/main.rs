@@ -58,6 +58,9 @@ struct RunArgs {
     /// Seconds between statistics lines on stderr (0: none).
     #[arg(long, default_value_t = 10)]
     stats_interval: u64,
+    /// Milliseconds the reader waits for records before looking anyway (bounds latency).
+    #[arg(long, default_value_t = 4)]
+    poll_ms: u64,
     /// Stop after this many seconds (default: run until SIGINT/SIGTERM).
     #[arg(long)]
     duration: Option<f64>,
@@ -112,6 +115,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                 emit_events: a.events,
                 record: a.record,
                 stats_interval: Duration::from_secs(a.stats_interval),
+                poll_interval: Duration::from_millis(a.poll_ms.max(1)),
                 duration: a.duration.map(Duration::from_secs_f64),
                 sensor: SensorConfig {
                     ringbuf_proc_bytes: a.proc_ringbuf_mb.saturating_mul(1 << 20),
@@ -119,6 +123,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                     proc_table_entries: a.proc_table_size,
                     agent_tgid: std::process::id(),
                     disabled_programs: a.disable_programs.into_iter().collect::<BTreeSet<_>>(),
+                    ..SensorConfig::default()
                 },
                 tree: TreeConfig {
                     grace_ns: (a.exit_grace * 1e9) as u64,

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Sets up this machine, builds Vigil and runs the whole test suite: unit tests and the
+# root tests that load real eBPF programs. Those fail (never skip) when eBPF is unavailable.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+if [[ $(id -u) -ne 0 ]]; then
+    echo "test: the suite loads eBPF programs and must run as root (sudo $0)" >&2
+    exit 1
+fi
+cargo build --quiet --workspace --all-targets
+cargo test --workspace --no-fail-fast "$@"
