@@ -61,7 +61,12 @@ enum Config {
 
 impl std::fmt::Display for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default().as_str())
+        f.write_str(
+            self.to_possible_value()
+                .map(|v| v.get_name().to_string())
+                .unwrap_or_default()
+                .as_str(),
+        )
     }
 }
 
@@ -76,7 +81,12 @@ enum Workload {
 
 impl std::fmt::Display for Workload {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default().as_str())
+        f.write_str(
+            self.to_possible_value()
+                .map(|v| v.get_name().to_string())
+                .unwrap_or_default()
+                .as_str(),
+        )
     }
 }
 
@@ -143,7 +153,11 @@ fn start_agent(vigil: &Path, config: Config) -> Result<Option<AgentRun>> {
             cmd.arg("--events");
         }
     }
-    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().with_context(|| format!("starting {}", vigil.display()))?;
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {}", vigil.display()))?;
     let err = child.stderr.take().context("stderr")?;
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -167,7 +181,11 @@ fn start_agent(vigil: &Path, config: Config) -> Result<Option<AgentRun>> {
         }
     }
     let startup_cpu_secs = proc_cpu_secs(child.id());
-    Ok(Some(AgentRun { child, stderr: rx, startup_cpu_secs }))
+    Ok(Some(AgentRun {
+        child,
+        stderr: rx,
+        startup_cpu_secs,
+    }))
 }
 
 #[derive(Debug, Default, Clone, Serialize)]
@@ -182,7 +200,8 @@ fn proc_cpu_secs(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after = stat.rsplit(')').next().unwrap_or("");
     let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks: f64 = f.get(11).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0) + f.get(12).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks: f64 = f.get(11).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
     // SAFETY: sysconf has no preconditions.
     ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
 }
@@ -199,7 +218,11 @@ fn proc_peak_rss_mib(pid: u32) -> f64 {
 
 fn stop_agent(run: AgentRun) -> Result<AgentCost> {
     let pid = run.child.id();
-    let mut cost = AgentCost { cpu_secs: proc_cpu_secs(pid) - run.startup_cpu_secs, peak_rss_mib: proc_peak_rss_mib(pid), ..Default::default() };
+    let mut cost = AgentCost {
+        cpu_secs: proc_cpu_secs(pid) - run.startup_cpu_secs,
+        peak_rss_mib: proc_peak_rss_mib(pid),
+        ..Default::default()
+    };
     // SAFETY: kill with a pid we own.
     unsafe { libc::kill(pid as i32, libc::SIGINT) };
     let mut child = run.child;
@@ -237,7 +260,14 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-fn run_bench(runs: usize, configs: &[Config], workloads: &[Workload], vigil: &Path, json: &Path, scale: f64) -> Result<()> {
+fn run_bench(
+    runs: usize,
+    configs: &[Config],
+    workloads: &[Workload],
+    vigil: &Path,
+    json: &Path,
+    scale: f64,
+) -> Result<()> {
     let me = std::env::current_exe()?;
     let mut samples = Vec::new();
     for run in 0..runs {
@@ -245,24 +275,52 @@ fn run_bench(runs: usize, configs: &[Config], workloads: &[Workload], vigil: &Pa
             for &w in workloads {
                 let agent = start_agent(vigil, config)?;
                 let n = ((w.iterations() as f64) * scale).max(1.0) as u64;
-                let out = Command::new(&me).args(["workload", &w.to_string(), &n.to_string()]).output()?;
+                let out = Command::new(&me)
+                    .args(["workload", &w.to_string(), &n.to_string()])
+                    .output()?;
                 if !out.status.success() {
                     bail!("workload {w} failed: {}", String::from_utf8_lossy(&out.stderr));
                 }
-                let throughput: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().context("workload output")?;
+                let throughput: f64 = String::from_utf8_lossy(&out.stdout)
+                    .trim()
+                    .parse()
+                    .context("workload output")?;
                 let agent = match agent {
                     Some(a) => Some(stop_agent(a)?),
                     None => None,
                 };
-                eprintln!("run {}/{runs} {config:>13} {w:>9}: {throughput:>10.0} {}", run + 1, w.unit());
-                samples.push(Sample { config, workload: w, throughput, agent });
+                eprintln!(
+                    "run {}/{runs} {config:>13} {w:>9}: {throughput:>10.0} {}",
+                    run + 1,
+                    w.unit()
+                );
+                samples.push(Sample {
+                    config,
+                    workload: w,
+                    throughput,
+                    agent,
+                });
             }
         }
     }
 
-    let med = |c: Config, w: Workload| median(samples.iter().filter(|s| s.config == c && s.workload == w).map(|s| s.throughput).collect());
+    let med = |c: Config, w: Workload| {
+        median(
+            samples
+                .iter()
+                .filter(|s| s.config == c && s.workload == w)
+                .map(|s| s.throughput)
+                .collect(),
+        )
+    };
     let cost = |c: Config, w: Workload, f: &dyn Fn(&AgentCost) -> f64| {
-        median(samples.iter().filter(|s| s.config == c && s.workload == w).filter_map(|s| s.agent.as_ref().map(f)).collect())
+        median(
+            samples
+                .iter()
+                .filter(|s| s.config == c && s.workload == w)
+                .filter_map(|s| s.agent.as_ref().map(f))
+                .collect(),
+        )
     };
     println!("## Throughput with the agent / without (median of {runs} runs, same session)\n");
     print!("| workload | baseline |");
@@ -282,7 +340,9 @@ fn run_bench(runs: usize, configs: &[Config], workloads: &[Workload], vigil: &Pa
         for &c in configs.iter().filter(|c| **c != Config::Baseline) {
             let r = med(c, w) / base;
             print!(" {r:.3} |");
-            table.push(serde_json::json!({"workload": w, "config": c, "ratio": r, "throughput": med(c, w), "baseline": base}));
+            table.push(
+                serde_json::json!({"workload": w, "config": c, "ratio": r, "throughput": med(c, w), "baseline": base}),
+            );
         }
         println!();
     }
@@ -303,7 +363,10 @@ fn run_bench(runs: usize, configs: &[Config], workloads: &[Workload], vigil: &Pa
     if let Some(dir) = json.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(json, serde_json::to_string_pretty(&serde_json::json!({"summary": table, "samples": samples}))?)?;
+    std::fs::write(
+        json,
+        serde_json::to_string_pretty(&serde_json::json!({"summary": table, "samples": samples}))?,
+    )?;
     eprintln!("\nresults written to {}", json.display());
     Ok(())
 }
@@ -314,13 +377,23 @@ fn main() -> Result<()> {
             println!("{}", run_workload(workload, iterations)?);
             Ok(())
         }
-        Cmd::Run { runs, configs, workloads, vigil, json, scale } => {
+        Cmd::Run {
+            runs,
+            configs,
+            workloads,
+            vigil,
+            json,
+            scale,
+        } => {
             let vigil = match vigil {
                 Some(v) => v,
                 None => std::env::current_exe()?.with_file_name("vigil"),
             };
             if !vigil.exists() {
-                bail!("{} not found: build it with `cargo build --release -p vigil`", vigil.display());
+                bail!(
+                    "{} not found: build it with `cargo build --release -p vigil`",
+                    vigil.display()
+                );
             }
             if !configs.contains(&Config::Baseline) {
                 bail!("the baseline configuration is needed for ratios");

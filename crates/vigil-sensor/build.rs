@@ -11,17 +11,16 @@ use libbpf_cargo::SkeletonBuilder;
 
 fn main() {
     let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
-    let bpf_dir = manifest
-        .join("../../bpf")
-        .canonicalize()
-        .expect("bpf/ directory");
+    let bpf_dir = manifest.join("../../bpf").canonicalize().expect("bpf/ directory");
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));
     println!("cargo:rerun-if-changed={}", bpf_dir.display());
     println!("cargo:rerun-if-env-changed=CLANG");
 
     let arch = match env::var("CARGO_CFG_TARGET_ARCH").as_deref() {
         Ok("x86_64") => "x86",
-        Ok(other) => panic!("vigil's eBPF programs are built for x86_64 only (vmlinux.h and syscall numbers); target is {other}"),
+        Ok(other) => {
+            panic!("vigil's eBPF programs are built for x86_64 only (vmlinux.h and syscall numbers); target is {other}")
+        }
         Err(_) => "x86",
     };
 
@@ -39,11 +38,7 @@ fn main() {
         .filter(|p| p.to_string_lossy().ends_with(".bpf.c"))
         .collect();
     sources.sort();
-    assert!(
-        !sources.is_empty(),
-        "no .bpf.c files in {}",
-        bpf_dir.display()
-    );
+    assert!(!sources.is_empty(), "no .bpf.c files in {}", bpf_dir.display());
 
     let objs = out.join("objs");
     fs::create_dir_all(&objs).expect("create objs dir");

@@ -332,15 +332,9 @@ mod tests {
         let header = include_str!("../../../bpf/vigil_abi.h");
         let define = |name: &str| -> usize {
             let needle = format!("#define {name} ");
-            let at = header
-                .find(&needle)
-                .unwrap_or_else(|| panic!("no #define {name}"));
+            let at = header.find(&needle).unwrap_or_else(|| panic!("no #define {name}"));
             let rest = header[at + needle.len()..].trim_start();
-            rest.split_whitespace()
-                .next()
-                .expect("value")
-                .parse()
-                .expect("number")
+            rest.split_whitespace().next().expect("value").parse().expect("number")
         };
         assert_eq!(define("VIGIL_ABI_VERSION"), ABI_VERSION as usize);
         assert_eq!(define("VIGIL_PATH_MAX"), PATH_MAX);
@@ -348,11 +342,7 @@ mod tests {
         assert_eq!(define("VIGIL_ENV_MAX"), ENV_MAX);
         assert_eq!(define("VIGIL_RECORD_MAX"), RECORD_MAX);
         for hook in Hook::ALL {
-            let c_name = format!(
-                "VIGIL_HOOK_{} = {},",
-                format!("{hook:?}").to_uppercase(),
-                hook as usize
-            );
+            let c_name = format!("VIGIL_HOOK_{} = {},", format!("{hook:?}").to_uppercase(), hook as usize);
             assert!(header.contains(&c_name), "C header lacks `{c_name}`");
         }
     }

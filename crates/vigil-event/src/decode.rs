@@ -24,9 +24,7 @@ pub enum DecodeError {
     UnknownKind(u16),
     #[error("record declares {declared} bytes but has {actual}")]
     SizeMismatch { declared: u32, actual: usize },
-    #[error(
-        "string lengths add up to {tail} bytes but the record has {available} after its fixed part"
-    )]
+    #[error("string lengths add up to {tail} bytes but the record has {available} after its fixed part")]
     TailMismatch { tail: usize, available: usize },
     #[error("record of {0} bytes exceeds the maximum record size")]
     TooLarge(usize),
@@ -231,10 +229,7 @@ fn fixed<T: Wire>(r: &mut Reader<'_>) -> Result<T, DecodeError> {
 }
 
 /// Splits the string tail by its declared lengths; they must cover it exactly.
-fn tail<'a, const N: usize>(
-    r: &mut Reader<'a>,
-    lens: [u16; N],
-) -> Result<[&'a [u8]; N], DecodeError> {
+fn tail<'a, const N: usize>(r: &mut Reader<'a>, lens: [u16; N]) -> Result<[&'a [u8]; N], DecodeError> {
     let total: usize = lens.iter().map(|&l| l as usize).sum();
     let rest = r.rest();
     if total != rest.len() {
@@ -400,10 +395,7 @@ pub fn encode(ev: &Event) -> Vec<u8> {
             hdr.kind = kind::FILE;
             tails = vec![
                 f.path.as_bytes().to_vec(),
-                f.path2
-                    .as_ref()
-                    .map(|p| p.as_bytes().to_vec())
-                    .unwrap_or_default(),
+                f.path2.as_ref().map(|p| p.as_bytes().to_vec()).unwrap_or_default(),
             ];
             RawFile {
                 hdr,

@@ -68,9 +68,7 @@ pub struct RecordingReader<R: Read> {
 impl<R: Read> RecordingReader<R> {
     pub fn new(mut input: R) -> Result<Self, RecordingError> {
         let mut head = [0u8; 24];
-        input
-            .read_exact(&mut head)
-            .map_err(|_| RecordingError::BadMagic)?;
+        input.read_exact(&mut head).map_err(|_| RecordingError::BadMagic)?;
         if &head[..8] != MAGIC {
             return Err(RecordingError::BadMagic);
         }
@@ -101,10 +99,7 @@ impl<R: Read> RecordingReader<R> {
         }
         let len = u32::from_le_bytes(len);
         if len as usize > RECORD_MAX {
-            return Err(RecordingError::Oversized {
-                index: self.index,
-                len,
-            });
+            return Err(RecordingError::Oversized { index: self.index, len });
         }
         let mut buf = vec![0u8; len as usize];
         if read_full(&mut self.input, &mut buf)? != buf.len() {
@@ -150,10 +145,7 @@ mod tests {
         let mut r = RecordingReader::new(cut).unwrap();
         r.next_record().unwrap();
         r.next_record().unwrap();
-        assert!(matches!(
-            r.next_record(),
-            Err(RecordingError::Truncated { index: 2 })
-        ));
+        assert!(matches!(r.next_record(), Err(RecordingError::Truncated { index: 2 })));
     }
 
     #[test]

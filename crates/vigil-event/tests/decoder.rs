@@ -1,9 +1,7 @@
 //! The decoder against well-formed, truncated, corrupted and hostile records.
 
 use vigil_event::abi::{self, exec_flag, file_flag, kind};
-use vigil_event::{
-    decode, encode, Body, Cwd, Decoder, Event, Exec, Exit, File, FileOp, Fork, Text,
-};
+use vigil_event::{decode, encode, Body, Cwd, Decoder, Event, Exec, Exit, File, FileOp, Fork, Text};
 
 fn event(body: Body) -> Event {
     Event {
@@ -193,19 +191,14 @@ fn non_utf8_names_survive_and_serialize_escaped() {
         panic!("not a file event")
     };
     assert_eq!(f.path.as_bytes(), name);
-    assert_eq!(
-        serde_json::to_string(&f.path).unwrap(),
-        r#""/tmp/caf\\xe9\\xff\\\\x""#
-    );
+    assert_eq!(serde_json::to_string(&f.path).unwrap(), r#""/tmp/caf\\xe9\\xff\\\\x""#);
     assert_eq!(Text::from("plain\\").as_str(), "plain\\");
 }
 
 #[test]
 fn huge_argv_is_bounded_by_the_record_limits() {
     let mut x = sample_exec();
-    x.argv = (0..5000)
-        .map(|i| Text::from(format!("arg{i}").as_str()))
-        .collect();
+    x.argv = (0..5000).map(|i| Text::from(format!("arg{i}").as_str())).collect();
     x.exe = Text::new(vec![b'a'; 10_000]);
     let rec = encode(&event(Body::Exec(Box::new(x))));
     assert!(rec.len() <= abi::RECORD_MAX);

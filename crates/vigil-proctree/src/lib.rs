@@ -288,12 +288,7 @@ impl ProcessTree {
                 continue;
             }
             // No exited process left to drop: drop the oldest live one (its exit was lost).
-            let Some(oldest) = self
-                .procs
-                .values()
-                .min_by_key(|p| p.start_ktime)
-                .map(|p| p.pid)
-            else {
+            let Some(oldest) = self.procs.values().min_by_key(|p| p.start_ktime).map(|p| p.pid) else {
                 break;
             };
             self.procs.remove(&oldest);
@@ -420,10 +415,7 @@ mod tests {
         t.apply(&exit(10, 3));
         t.apply(&fork(1, 10, 4)); // pid 10 again, a new process
         t.reap(100);
-        assert!(
-            t.get(10).is_some(),
-            "the new process with a reused pid must stay"
-        );
+        assert!(t.get(10).is_some(), "the new process with a reused pid must stay");
     }
 
     #[test]
@@ -443,11 +435,7 @@ mod tests {
             assert!(t.len() <= 5_000);
         }
         // Everything but init and the last grace period's worth is gone.
-        assert!(
-            t.len() < 150,
-            "tree holds {} entries after the storm",
-            t.len()
-        );
+        assert!(t.len() < 150, "tree holds {} entries after the storm", t.len());
     }
 
     #[test]

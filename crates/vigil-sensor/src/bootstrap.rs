@@ -22,10 +22,7 @@ pub fn boot_to_realtime_ns() -> i64 {
 }
 
 fn clock_ns(clock: libc::clockid_t) -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: ts is a valid timespec for clock_gettime to fill.
     unsafe { libc::clock_gettime(clock, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
@@ -55,26 +52,16 @@ fn read_process(dir: &Path, pid: u32, now: u64) -> Option<Event> {
     let stat = ProcStat::parse(&stat)?;
     let status = fs::read_to_string(dir.join("status")).unwrap_or_default();
     let field = |name: &str| -> Option<&str> {
-        status.lines().find_map(|l| {
-            l.strip_prefix(name)
-                .and_then(|r| r.strip_prefix(':'))
-                .map(str::trim)
-        })
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(':')).map(str::trim))
     };
     let ids = |name: &str| -> Vec<u32> {
         field(name)
-            .map(|v| {
-                v.split_whitespace()
-                    .filter_map(|x| x.parse().ok())
-                    .collect()
-            })
+            .map(|v| v.split_whitespace().filter_map(|x| x.parse().ok()).collect())
             .unwrap_or_default()
     };
-    let caps = |name: &str| {
-        field(name)
-            .and_then(|v| u64::from_str_radix(v, 16).ok())
-            .unwrap_or(0)
-    };
+    let caps = |name: &str| field(name).and_then(|v| u64::from_str_radix(v, 16).ok()).unwrap_or(0);
     // Threads of another process show up only under /proc/PID/task; Tgid equals pid here.
     let uid = ids("Uid");
     let gid = ids("Gid");
@@ -89,9 +76,7 @@ fn read_process(dir: &Path, pid: u32, now: u64) -> Option<Event> {
             .ok()
             .and_then(|p| {
                 let s = p.to_string_lossy().into_owned();
-                s.split('[')
-                    .nth(1)
-                    .and_then(|x| x.trim_end_matches(']').parse().ok())
+                s.split('[').nth(1).and_then(|x| x.trim_end_matches(']').parse().ok())
             })
             .unwrap_or(0)
     };
@@ -193,9 +178,7 @@ fn cgroup_id(dir: &Path) -> u64 {
     };
     for root in ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"] {
         if let Ok(m) = fs::metadata(format!("{root}{path}")) {
-            if fs::metadata(format!("{root}/cgroup.controllers")).is_ok()
-                || root.ends_with("unified")
-            {
+            if fs::metadata(format!("{root}/cgroup.controllers")).is_ok() || root.ends_with("unified") {
                 return m.ino();
             }
         }
@@ -234,8 +217,7 @@ mod tests {
 
     #[test]
     fn stat_with_hostile_comm() {
-        let raw =
-            b"42 (a) b (c)) S 7 42 42 34816 42 4194560 1 2 3 4 5 6 7 8 20 0 1 0 12345 1000 10";
+        let raw = b"42 (a) b (c)) S 7 42 42 34816 42 4194560 1 2 3 4 5 6 7 8 20 0 1 0 12345 1000 10";
         assert_eq!(
             ProcStat::parse(raw),
             Some(ProcStat {

@@ -37,15 +37,7 @@ pub fn ensure(fstype: &str, target: &str) -> Result<Mount, String> {
     let c_type = CString::new(fstype).map_err(|e| e.to_string())?;
     let c_target = CString::new(target).map_err(|e| e.to_string())?;
     // SAFETY: all strings are valid and NUL-terminated; data may be NULL.
-    let rc = unsafe {
-        libc::mount(
-            c_type.as_ptr(),
-            c_target.as_ptr(),
-            c_type.as_ptr(),
-            0,
-            std::ptr::null(),
-        )
-    };
+    let rc = unsafe { libc::mount(c_type.as_ptr(), c_target.as_ptr(), c_type.as_ptr(), 0, std::ptr::null()) };
     if rc != 0 {
         return Err(format!(
             "mount -t {fstype} {fstype} {target}: {}",

@@ -129,10 +129,7 @@ const EXIT_0: [sys::bpf_insn; 2] = [
 ];
 
 /// Loads a trivial program of a type, attached (for BTF-based types) to `btf_target`.
-fn try_load(
-    prog_type: sys::bpf_prog_type,
-    attach: Option<(sys::bpf_attach_type, &str)>,
-) -> Result<String, String> {
+fn try_load(prog_type: sys::bpf_prog_type, attach: Option<(sys::bpf_attach_type, &str)>) -> Result<String, String> {
     // SAFETY: zeroed is a valid initial state for this plain C options struct.
     let mut opts: sys::bpf_prog_load_opts = unsafe { std::mem::zeroed() };
     opts.sz = std::mem::size_of::<sys::bpf_prog_load_opts>() as _;
@@ -173,10 +170,7 @@ fn probe_type(prog_type: sys::bpf_prog_type) -> Result<String, String> {
     match unsafe { sys::libbpf_probe_bpf_prog_type(prog_type, std::ptr::null()) } {
         1 => Ok("supported".into()),
         0 => Err("not supported".into()),
-        e => Err(format!(
-            "probe failed: {}",
-            std::io::Error::from_raw_os_error(-e)
-        )),
+        e => Err(format!("probe failed: {}", std::io::Error::from_raw_os_error(-e))),
     }
 }
 
@@ -192,65 +186,38 @@ pub fn program_types() -> Vec<Check> {
                 Some((sys::BPF_TRACE_RAW_TP, "sched_process_exec")),
             ),
         ),
-        check(
-            "raw_tp",
-            false,
-            probe_type(sys::BPF_PROG_TYPE_RAW_TRACEPOINT),
-        ),
-        check(
-            "tracepoint (tp/)",
-            false,
-            probe_type(sys::BPF_PROG_TYPE_TRACEPOINT),
-        ),
+        check("raw_tp", false, probe_type(sys::BPF_PROG_TYPE_RAW_TRACEPOINT)),
+        check("tracepoint (tp/)", false, probe_type(sys::BPF_PROG_TYPE_TRACEPOINT)),
         check(
             "iter/task",
             false,
-            try_load(
-                sys::BPF_PROG_TYPE_TRACING,
-                Some((sys::BPF_TRACE_ITER, "task")),
-            ),
+            try_load(sys::BPF_PROG_TYPE_TRACING, Some((sys::BPF_TRACE_ITER, "task"))),
         ),
         check("ring buffer", true, {
             // SAFETY: a NULL opts pointer is allowed.
-            match unsafe {
-                sys::libbpf_probe_bpf_map_type(sys::BPF_MAP_TYPE_RINGBUF, std::ptr::null())
-            } {
+            match unsafe { sys::libbpf_probe_bpf_map_type(sys::BPF_MAP_TYPE_RINGBUF, std::ptr::null()) } {
                 1 => Ok("supported".into()),
                 _ => Err("not supported (kernel < 5.8)".into()),
             }
         }),
-        check(
-            "cgroup_skb",
-            false,
-            probe_type(sys::BPF_PROG_TYPE_CGROUP_SKB),
-        ),
+        check("cgroup_skb", false, probe_type(sys::BPF_PROG_TYPE_CGROUP_SKB)),
         check(
             "cgroup sock_addr",
             false,
             probe_type(sys::BPF_PROG_TYPE_CGROUP_SOCK_ADDR),
         ),
         check("sockops", false, probe_type(sys::BPF_PROG_TYPE_SOCK_OPS)),
-        check(
-            "tc (sched_cls)",
-            false,
-            probe_type(sys::BPF_PROG_TYPE_SCHED_CLS),
-        ),
+        check("tc (sched_cls)", false, probe_type(sys::BPF_PROG_TYPE_SCHED_CLS)),
         check("xdp", false, probe_type(sys::BPF_PROG_TYPE_XDP)),
         check(
             "fentry/fexit",
             false,
-            try_load(
-                sys::BPF_PROG_TYPE_TRACING,
-                Some((sys::BPF_TRACE_FENTRY, "do_unlinkat")),
-            ),
+            try_load(sys::BPF_PROG_TYPE_TRACING, Some((sys::BPF_TRACE_FENTRY, "do_unlinkat"))),
         ),
         check(
             "BPF LSM",
             false,
-            try_load(
-                sys::BPF_PROG_TYPE_LSM,
-                Some((sys::BPF_LSM_MAC, "file_open")),
-            ),
+            try_load(sys::BPF_PROG_TYPE_LSM, Some((sys::BPF_LSM_MAC, "file_open"))),
         ),
         check(
             "kprobe",

@@ -77,19 +77,13 @@ pub struct AttachReport {
 
 impl AttachReport {
     pub fn attached(&self) -> usize {
-        self.hooks
-            .iter()
-            .filter(|h| h.status == HookStatus::Attached)
-            .count()
+        self.hooks.iter().filter(|h| h.status == HookStatus::Attached).count()
     }
 
     pub fn failed(&self) -> impl Iterator<Item = &HookReport> {
-        self.hooks.iter().filter(|h| {
-            matches!(
-                h.status,
-                HookStatus::LoadFailed(_) | HookStatus::AttachFailed(_)
-            )
-        })
+        self.hooks
+            .iter()
+            .filter(|h| matches!(h.status, HookStatus::LoadFailed(_) | HookStatus::AttachFailed(_)))
     }
 
     pub fn is_attached(&self, program: &str) -> bool {
@@ -133,16 +127,11 @@ fn failing_program(log: &[String]) -> Option<(String, String)> {
         if let Some(rest) = line.strip_prefix("libbpf: prog '") {
             if let Some(end) = rest.find('\'') {
                 let name = rest[..end].to_string();
-                if rest.contains("failed to load")
-                    || rest.contains("BEGIN PROG LOAD LOG")
-                    || rest.contains("failed")
-                {
+                if rest.contains("failed to load") || rest.contains("BEGIN PROG LOAD LOG") || rest.contains("failed") {
                     let reason = log
                         .iter()
-                        .filter(|l| {
-                            l.contains(&name) && (l.contains("failed") || l.contains("error"))
-                        })
-                        .last()
+                        .rev()
+                        .find(|l| l.contains(&name) && (l.contains("failed") || l.contains("error")))
                         .or(Some(line))
                         .map(|l| l.trim().trim_start_matches("libbpf: ").to_string())
                         .unwrap_or_default();
@@ -155,17 +144,11 @@ fn failing_program(log: &[String]) -> Option<(String, String)> {
 }
 
 fn pow2_at_least(bytes: u32, min: u32) -> u32 {
-    bytes
-        .max(min)
-        .checked_next_power_of_two()
-        .unwrap_or(1 << 31)
+    bytes.max(min).checked_next_power_of_two().unwrap_or(1 << 31)
 }
 
 fn possible_cpus() -> u32 {
-    libbpf_rs::num_possible_cpus()
-        .map(|n| n as u32)
-        .unwrap_or(1)
-        .max(1)
+    libbpf_rs::num_possible_cpus().map(|n| n as u32).unwrap_or(1).max(1)
 }
 
 impl Sensor {
@@ -186,8 +169,7 @@ impl Sensor {
 
         let result = loop {
             take_libbpf_log();
-            let storage: &'static mut MaybeUninit<OpenObject> =
-                Box::leak(Box::new(MaybeUninit::uninit()));
+            let storage: &'static mut MaybeUninit<OpenObject> = Box::leak(Box::new(MaybeUninit::uninit()));
             let mut open = VigilSkelBuilder::default()
                 .open(storage)
                 .map_err(|e| SensorError::Open(e.to_string()))?;
@@ -206,9 +188,7 @@ impl Sensor {
             m.proc_table
                 .set_max_entries(cfg.proc_table_entries.max(1024))
                 .map_err(open_err)?;
-            m.record_scratch
-                .set_max_entries(possible_cpus())
-                .map_err(open_err)?;
+            m.record_scratch.set_max_entries(possible_cpus()).map_err(open_err)?;
 
             let off_groups: BTreeSet<Group> = disabled
                 .keys()
@@ -219,8 +199,7 @@ impl Sensor {
             for mut prog in open.open_object_mut().progs_mut() {
                 let name = prog.name().to_string_lossy().into_owned();
                 let spec = programs::spec(&name);
-                let off = disabled.contains_key(&name)
-                    || spec.is_some_and(|s| off_groups.contains(&s.group));
+                let off = disabled.contains_key(&name) || spec.is_some_and(|s| off_groups.contains(&s.group));
                 prog.set_autoload(!off);
                 // We attach each program ourselves, to report per hook.
                 prog.set_autoattach(false);
@@ -236,14 +215,7 @@ impl Sensor {
                             disabled.insert(name, HookStatus::LoadFailed(reason));
                         }
                         _ => {
-                            let tail = log
-                                .iter()
-                                .rev()
-                                .take(8)
-                                .rev()
-                                .cloned()
-                                .collect::<Vec<_>>()
-                                .join("\n");
+                            let tail = log.iter().rev().take(8).rev().cloned().collect::<Vec<_>>().join("\n");
                             break Err(SensorError::Load(format!("{e}\n{tail}")));
                         }
                     }
@@ -276,20 +248,11 @@ impl Sensor {
         let order = PROGRAMS
             .iter()
             .filter(|p| matches!(p.attach, Attach::SysExitTail(_)))
-            .chain(
-                PROGRAMS
-                    .iter()
-                    .filter(|p| !matches!(p.attach, Attach::SysExitTail(_))),
-            );
+            .chain(PROGRAMS.iter().filter(|p| !matches!(p.attach, Attach::SysExitTail(_))));
         for spec in order {
             let status = if let Some(s) = disabled.get(spec.name) {
                 s.clone()
-            } else if let Some(prog) = self
-                .skel
-                .object()
-                .progs_mut()
-                .find(|p| p.name() == spec.name)
-            {
+            } else if let Some(prog) = self.skel.object().progs_mut().find(|p| p.name() == spec.name) {
                 match spec.attach {
                     Attach::TpBtf(_) => match prog.attach() {
                         Ok(link) => {
@@ -319,18 +282,16 @@ impl Sensor {
                         }
                         result
                     }
-                    Attach::Iter(_) => {
-                        match prog.attach_iter_with_opts(libbpf_rs::IterOpts::None) {
-                            Ok(link) => match run_iterator(&link) {
-                                Ok(n) => {
-                                    seeded = n;
-                                    HookStatus::Attached
-                                }
-                                Err(e) => HookStatus::AttachFailed(e),
-                            },
-                            Err(e) => HookStatus::AttachFailed(e.to_string()),
-                        }
-                    }
+                    Attach::Iter(_) => match prog.attach_iter_with_opts(libbpf_rs::IterOpts::None) {
+                        Ok(link) => match run_iterator(&link) {
+                            Ok(n) => {
+                                seeded = n;
+                                HookStatus::Attached
+                            }
+                            Err(e) => HookStatus::AttachFailed(e),
+                        },
+                        Err(e) => HookStatus::AttachFailed(e.to_string()),
+                    },
                 }
             } else {
                 HookStatus::LoadFailed("not in the BPF object".into())

@@ -66,11 +66,9 @@ impl Sensor {
             .lookup_percpu(&0u32.to_ne_bytes(), MapFlags::ANY)
             .map_err(|e| SensorError::Stats(e.to_string()))?
             .ok_or_else(|| SensorError::Stats("stats map has no entry".into()))?;
-        let mut hooks: Vec<(&'static str, HookCounts)> = Hook::ALL
-            .iter()
-            .map(|h| (h.name(), HookCounts::default()))
-            .collect();
-        let mut counters = vec![0u64; counter::MAX];
+        let mut hooks: Vec<(&'static str, HookCounts)> =
+            Hook::ALL.iter().map(|h| (h.name(), HookCounts::default())).collect();
+        let mut counters = [0u64; counter::MAX];
         let mut lost_per_cpu = Vec::with_capacity(per_cpu.len());
         for raw in &per_cpu {
             let words: Vec<u64> = raw
@@ -78,10 +76,7 @@ impl Sensor {
                 .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))
                 .collect();
             if words.len() < HOOK_STATS_LEN + counter::MAX {
-                return Err(SensorError::Stats(format!(
-                    "stats value has {} words",
-                    words.len()
-                )));
+                return Err(SensorError::Stats(format!("stats value has {} words", words.len())));
             }
             let mut cpu_lost = 0;
             for (i, hook) in Hook::ALL.iter().enumerate() {
@@ -95,10 +90,7 @@ impl Sensor {
                 *slot += words[HOOK_STATS_LEN + c];
             }
         }
-        let counters = counter::NAMES
-            .iter()
-            .map(|&(i, n)| (n, counters[i]))
-            .collect();
+        let counters = counter::NAMES.iter().map(|&(i, n)| (n, counters[i])).collect();
         Ok(KernelStats {
             hooks,
             lost_per_cpu,

@@ -76,15 +76,9 @@ impl<'a> EventStream<'a> {
                 })
                 .map_err(|e| SensorError::RingBuffer(e.to_string()))?;
         }
-        let rb = builder
-            .build()
-            .map_err(|e| SensorError::RingBuffer(e.to_string()))?;
+        let rb = builder.build().map_err(|e| SensorError::RingBuffer(e.to_string()))?;
         let epoll_fd = rb.epoll_fd();
-        Ok(Self {
-            rb,
-            batch,
-            epoll_fd,
-        })
+        Ok(Self { rb, batch, epoll_fd })
     }
 
     /// Waits up to `timeout` for records, then drains both rings into `out`.

@@ -36,8 +36,7 @@ impl Signals {
     fn install() -> Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-            signal_hook::flag::register(sig, Arc::clone(&stop))
-                .context("installing signal handlers")?;
+            signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handlers")?;
         }
         Ok(Self { stop })
     }
@@ -72,8 +71,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
     let recorder = match &opts.record {
         Some(p) => {
             let f: Box<dyn Write> = Box::new(BufWriter::new(
-                std::fs::File::create(p)
-                    .with_context(|| format!("creating recording {}", p.display()))?,
+                std::fs::File::create(p).with_context(|| format!("creating recording {}", p.display()))?,
             ));
             Some(RecordingWriter::new(f, offset).context("writing recording header")?)
         }
@@ -83,9 +81,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
     let sensor = Sensor::start(&opts.sensor)?;
     for h in sensor.report.failed() {
         let reason = match &h.status {
-            vigil_sensor::HookStatus::LoadFailed(r) | vigil_sensor::HookStatus::AttachFailed(r) => {
-                r.as_str()
-            }
+            vigil_sensor::HookStatus::LoadFailed(r) | vigil_sensor::HookStatus::AttachFailed(r) => r.as_str(),
             _ => "",
         };
         eprintln!(
@@ -138,11 +134,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
         if !opts.stats_interval.is_zero() && last_stats.elapsed() >= opts.stats_interval {
             eprintln!(
                 "{}",
-                stats_line(
-                    &sensor.kernel_stats()?,
-                    &pipeline.stats(),
-                    started.elapsed()
-                )
+                stats_line(&sensor.kernel_stats()?, &pipeline.stats(), started.elapsed())
             );
             last_stats = Instant::now();
         }
@@ -171,12 +163,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
 /// One line for stderr: what crossed, what was lost, how big the tree is.
 pub fn stats_line(k: &KernelStats, u: &PipelineStats, up: Duration) -> String {
     let t = k.total();
-    let kinds: Vec<String> = u
-        .decode
-        .decoded
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
+    let kinds: Vec<String> = u.decode.decoded.iter().map(|(k, v)| format!("{k}={v}")).collect();
     format!(
         "stats: up={}s kernel seen={} filtered={} deduped={} sent={} lost={} lost_per_cpu={:?} | decoded {} malformed={} unknown_values={} | tree={} unknown_pid={}",
         up.as_secs(),

@@ -19,10 +19,7 @@ pub fn doctor(json: bool) -> i32 {
     let mut notes = Vec::new();
     // LSM and lockdown state live in securityfs; mount it if it is missing, and say so.
     match mounts::ensure_securityfs() {
-        Ok(Mount::Mounted(p)) => notes.push(format!(
-            "mounted securityfs at {} to read the LSM list",
-            p.display()
-        )),
+        Ok(Mount::Mounted(p)) => notes.push(format!("mounted securityfs at {} to read the LSM list", p.display())),
         Ok(Mount::Present(_)) => {}
         Err(e) => notes.push(format!("securityfs unavailable: {e}")),
     }
@@ -32,14 +29,8 @@ pub fn doctor(json: bool) -> i32 {
         Ok(s) => (s.report.hooks.clone(), None),
         Err(e) => (Vec::new(), Some(e.to_string())),
     };
-    let required_ok = environment
-        .iter()
-        .chain(&program_types)
-        .all(|c| c.ok || !c.required);
-    let attached = hooks
-        .iter()
-        .filter(|h| h.status == HookStatus::Attached)
-        .count();
+    let required_ok = environment.iter().chain(&program_types).all(|c| c.ok || !c.required);
+    let attached = hooks.iter().filter(|h| h.status == HookStatus::Attached).count();
     let code = if !required_ok || sensor_error.is_some() || attached == 0 {
         2
     } else if attached < hooks.len() {
@@ -56,10 +47,7 @@ pub fn doctor(json: bool) -> i32 {
         notes,
     };
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        );
+        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
         return code;
     }
     let mark = |c: &Check| {

@@ -84,9 +84,7 @@ struct RunArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();
@@ -134,13 +132,8 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Doctor { json } => Ok(ExitCode::from(vigil::doctor::doctor(json) as u8)),
-        Command::Replay {
-            file,
-            events,
-            output,
-        } => {
-            let stats =
-                vigil::replay::replay(&file, events, output.as_deref(), TreeConfig::default())?;
+        Command::Replay { file, events, output } => {
+            let stats = vigil::replay::replay(&file, events, output.as_deref(), TreeConfig::default())?;
             eprintln!("summary: {}", serde_json::to_string(&stats)?);
             Ok(ExitCode::SUCCESS)
         }

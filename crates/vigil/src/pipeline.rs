@@ -43,11 +43,7 @@ pub struct PipelineStats {
 }
 
 impl Pipeline {
-    pub fn new(
-        cfg: PipelineConfig,
-        out: Box<dyn Write>,
-        recorder: Option<RecordingWriter<Box<dyn Write>>>,
-    ) -> Self {
+    pub fn new(cfg: PipelineConfig, out: Box<dyn Write>, recorder: Option<RecordingWriter<Box<dyn Write>>>) -> Self {
         let tree = ProcessTree::new(cfg.tree.clone());
         Self {
             cfg,

@@ -180,11 +180,7 @@ const FILE_FLAG_NAMES: &[(u32, &str)] = &[
 ];
 
 fn flag_names(bits: u32, table: &[(u32, &'static str)]) -> Vec<&'static str> {
-    table
-        .iter()
-        .filter(|(b, _)| bits & b != 0)
-        .map(|&(_, n)| n)
-        .collect()
+    table.iter().filter(|(b, _)| bits & b != 0).map(|&(_, n)| n).collect()
 }
 
 pub fn exec_flag_names(bits: u32) -> Vec<&'static str> {
@@ -298,11 +294,7 @@ pub fn event_json<'a>(
                 flags: exec_flag_names(x.flags),
             })
         }
-        Body::Fork(f) => {
-            out.fork = Some(ForkJson {
-                child_pid: f.child_pid,
-            })
-        }
+        Body::Fork(f) => out.fork = Some(ForkJson { child_pid: f.child_pid }),
         Body::Exit(x) => {
             out.exit = Some(ExitJson {
                 status: x.status,
@@ -319,11 +311,7 @@ pub fn event_json<'a>(
             }
             let (directory, filename) = split_path(&f.path);
             let inode = f.has(file_flag::INODE_VALID);
-            let (ty, typechar) = if inode {
-                file_type(f.i_mode)
-            } else {
-                ("unknown", '?')
-            };
+            let (ty, typechar) = if inode { file_type(f.i_mode) } else { ("unknown", '?') };
             let fd_num = match f.op {
                 FileOp::Open | FileOp::MemfdCreate if f.ret >= 0 => Some(f.ret as i32),
                 _ if f.fd >= 0 => Some(f.fd),
@@ -340,15 +328,11 @@ pub fn event_json<'a>(
                 dev: inode.then_some(f.dev),
             });
             let opens = matches!(f.op, FileOp::Open);
-            let has_mode = matches!(f.op, FileOp::Chmod | FileOp::Mkdir)
-                || (opens && f.flags & vigil_event::names::O_CREAT != 0);
+            let has_mode =
+                matches!(f.op, FileOp::Chmod | FileOp::Mkdir) || (opens && f.flags & vigil_event::names::O_CREAT != 0);
             out.file = Some(FileJson {
                 op: f.op.name().into_owned(),
-                flags: if opens {
-                    open_flag_names(f.flags)
-                } else {
-                    Vec::new()
-                },
+                flags: if opens { open_flag_names(f.flags) } else { Vec::new() },
                 raw_flags: (!opens && f.flags != 0).then_some(f.flags),
                 mode: has_mode.then(|| format!("{:o}", f.mode & 0o7777)),
                 uid: matches!(f.op, FileOp::Chown).then_some(f.uid),
@@ -376,22 +360,13 @@ mod tests {
     #[test]
     fn rfc3339_known_instants() {
         assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000000000Z");
-        assert_eq!(
-            rfc3339(1, 1_795_970_454_000_000_000),
-            "2026-11-24T15:20:54.000000001Z"
-        );
-        assert_eq!(
-            rfc3339(0, 951_782_400_000_000_000),
-            "2000-02-29T00:00:00.000000000Z"
-        );
+        assert_eq!(rfc3339(1, 1_795_970_454_000_000_000), "2026-11-24T15:20:54.000000001Z");
+        assert_eq!(rfc3339(0, 951_782_400_000_000_000), "2000-02-29T00:00:00.000000000Z");
     }
 
     #[test]
     fn split_paths() {
-        assert_eq!(
-            split_path(&"/etc/hostname".into()),
-            ("/etc".into(), "hostname".into())
-        );
+        assert_eq!(split_path(&"/etc/hostname".into()), ("/etc".into(), "hostname".into()));
         assert_eq!(split_path(&"/x".into()), ("/".into(), "x".into()));
     }
 }

@@ -16,8 +16,8 @@ pub fn replay(
     tree: vigil_proctree::TreeConfig,
 ) -> Result<PipelineStats> {
     let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut reader = RecordingReader::new(BufReader::new(file))
-        .with_context(|| format!("reading {}", path.display()))?;
+    let mut reader =
+        RecordingReader::new(BufReader::new(file)).with_context(|| format!("reading {}", path.display()))?;
     let out: Box<dyn Write> = match out {
         Some(p) => Box::new(BufWriter::new(
             File::create(p).with_context(|| format!("creating {}", p.display()))?,

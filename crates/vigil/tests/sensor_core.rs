@@ -14,34 +14,52 @@ use serde_json::Value;
 const WAIT: Duration = Duration::from_secs(20);
 
 fn args_of(v: &Value) -> Vec<String> {
-    v["proc"]["args"].as_array().map(|a| a.iter().map(|x| str_of(x).to_string()).collect()).unwrap_or_default()
+    v["proc"]["args"]
+        .as_array()
+        .map(|a| a.iter().map(|x| str_of(x).to_string()).collect())
+        .unwrap_or_default()
 }
 
 fn ancestor_pids(v: &Value) -> Vec<u64> {
-    v["ancestors"].as_array().map(|a| a.iter().filter_map(|x| x["pid"].as_u64()).collect()).unwrap_or_default()
+    v["ancestors"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x["pid"].as_u64()).collect())
+        .unwrap_or_default()
 }
 
 #[test]
 fn shell_running_cat_is_reported_with_pids_and_ancestry() {
     let agent = Agent::start(&["--events"]);
     let me = std::process::id();
-    let status = Command::new("/bin/sh").args(["-c", "cat /etc/hostname"]).stdout(Stdio::null()).spawn().expect("sh");
+    let status = Command::new("/bin/sh")
+        .args(["-c", "cat /etc/hostname"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("sh");
     let sh_pid = status.id();
     let out = status.wait_with_output().expect("wait sh");
     assert!(out.status.success());
 
-    let lines = agent.wait_for("exit of sh", WAIT, |l| kind(l, "exit").any(|v| v["proc"]["pid"] == sh_pid));
+    let lines = agent.wait_for("exit of sh", WAIT, |l| {
+        kind(l, "exit").any(|v| v["proc"]["pid"] == sh_pid)
+    });
     // fork by the test process
     assert!(
         kind(&lines, "fork").any(|v| v["proc"]["pid"] == me && v["fork"]["child_pid"] == sh_pid),
         "no fork of {sh_pid} by the test process {me}"
     );
     // exec of sh with argv
-    let sh_exec = kind(&lines, "exec").find(|v| v["proc"]["pid"] == sh_pid).expect("exec of sh");
+    let sh_exec = kind(&lines, "exec")
+        .find(|v| v["proc"]["pid"] == sh_pid)
+        .expect("exec of sh");
     assert_eq!(args_of(sh_exec), ["/bin/sh", "-c", "cat /etc/hostname"]);
     assert_eq!(sh_exec["exec"]["filename"], "/bin/sh");
     assert_eq!(sh_exec["proc"]["ppid"], me);
-    assert!(str_of(&sh_exec["proc"]["exe"]).ends_with("sh"), "{}", sh_exec["proc"]["exe"]);
+    assert!(
+        str_of(&sh_exec["proc"]["exe"]).ends_with("sh"),
+        "{}",
+        sh_exec["proc"]["exe"]
+    );
     // exec of cat, child of sh
     let cat_exec = kind(&lines, "exec")
         .find(|v| v["proc"]["ppid"] == sh_pid && v["proc"]["exe"] == "/usr/bin/cat")
@@ -65,11 +83,16 @@ fn shell_running_cat_is_reported_with_pids_and_ancestry() {
     assert!(anc.contains(&(me as u64)), "test process {me} not in ancestry {anc:?}");
     // both exits, successful
     for pid in [sh_pid as u64, cat_pid] {
-        let x = kind(&lines, "exit").find(|v| v["proc"]["pid"] == pid).unwrap_or_else(|| panic!("exit of {pid}"));
+        let x = kind(&lines, "exit")
+            .find(|v| v["proc"]["pid"] == pid)
+            .unwrap_or_else(|| panic!("exit of {pid}"));
         assert_eq!(x["exit"]["code"], 0);
     }
     let (_, summary) = agent.stop();
-    assert_eq!(summary["userspace"]["decode"]["malformed"].as_object().map(|m| m.len()), Some(0));
+    assert_eq!(
+        summary["userspace"]["decode"]["malformed"].as_object().map(|m| m.len()),
+        Some(0)
+    );
 }
 
 #[test]
@@ -80,7 +103,13 @@ fn file_paths_are_absolute_and_exact_in_hard_cases() {
 
     // 1. relative open after chdir, 2. open through a dirfd, 3. a path longer than 1 KiB,
     // 4. a non-UTF-8 name, 5. unlink of a still-open file then ftruncate through its fd.
-    let long_dir = format!("{d}/{}", (0..6).map(|i| format!("{}{i}", "d".repeat(200))).collect::<Vec<_>>().join("/"));
+    let long_dir = format!(
+        "{d}/{}",
+        (0..6)
+            .map(|i| format!("{}{i}", "d".repeat(200)))
+            .collect::<Vec<_>>()
+            .join("/")
+    );
     let code = format!(
         r#"
 import os
@@ -117,7 +146,10 @@ os.close(fd)
         mine.iter()
             .find(|v| v["file"]["op"] == op && v["fd"]["name"] == path)
             .unwrap_or_else(|| {
-                let seen: Vec<String> = mine.iter().map(|v| format!("{} {}", v["file"]["op"], v["fd"]["name"])).collect();
+                let seen: Vec<String> = mine
+                    .iter()
+                    .map(|v| format!("{} {}", v["file"]["op"], v["fd"]["name"]))
+                    .collect();
                 panic!("no {op} of {path}; saw:\n{}", seen.join("\n"))
             })
     };
@@ -142,7 +174,10 @@ os.close(fd)
     let long = find("open", &format!("{long_dir}/long.txt"));
     assert!(str_of(&long["fd"]["name"]).len() > 1024);
     let flags = long["file"]["flags"].as_array().expect("flags");
-    assert!(flags.contains(&"O_WRONLY".into()) && flags.contains(&"O_CREAT".into()), "{flags:?}");
+    assert!(
+        flags.contains(&"O_WRONLY".into()) && flags.contains(&"O_CREAT".into()),
+        "{flags:?}"
+    );
     assert_eq!(long["file"]["mode"], "600");
     // non-UTF-8 bytes survive as \x escapes
     find("open", &format!("{d}/caf\\xe9\\xff.txt"));
@@ -150,7 +185,12 @@ os.close(fd)
     find("unlink", &format!("{d}/doomed.txt"));
     let trunc = find("truncate", &format!("{d}/doomed.txt"));
     assert_eq!(trunc["file"]["path_source"], "inode");
-    assert!(trunc["file"]["path_flags"].as_array().is_some_and(|f| f.iter().any(|x| x == "deleted")), "{trunc}");
+    assert!(
+        trunc["file"]["path_flags"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|x| x == "deleted")),
+        "{trunc}"
+    );
     agent.stop();
 }
 
@@ -188,27 +228,44 @@ fn exec_of_deleted_binary_symlink_and_script() {
         pid
     };
     let lines = agent.wait_for("the three execs", WAIT, |l| {
-        [ghost_pid, link_pid, script_pid].iter().all(|p| kind(l, "exit").any(|v| v["proc"]["pid"] == *p))
+        [ghost_pid, link_pid, script_pid]
+            .iter()
+            .all(|p| kind(l, "exit").any(|v| v["proc"]["pid"] == *p))
     });
     let exec_of = |pid: u32| -> &Value {
-        kind(&lines, "exec").filter(|v| v["proc"]["pid"] == pid).last().unwrap_or_else(|| panic!("no exec by {pid}"))
+        kind(&lines, "exec")
+            .filter(|v| v["proc"]["pid"] == pid)
+            .last()
+            .unwrap_or_else(|| panic!("no exec by {pid}"))
     };
 
     let ghost = exec_of(ghost_pid);
     assert_eq!(ghost["proc"]["exe"], copy.to_str().expect("utf8"), "{ghost}");
-    assert!(ghost["exec"]["flags"].as_array().is_some_and(|f| f.iter().any(|x| x == "exe_deleted")), "{ghost}");
+    assert!(
+        ghost["exec"]["flags"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|x| x == "exe_deleted")),
+        "{ghost}"
+    );
     assert_eq!(ghost["exec"]["prev_name"], "python3");
 
     let l = exec_of(link_pid);
     assert_eq!(l["exec"]["filename"], link.to_str().expect("utf8"));
-    assert_eq!(l["proc"]["exe"], "/usr/bin/true", "the symlink is resolved to the file that runs");
+    assert_eq!(
+        l["proc"]["exe"], "/usr/bin/true",
+        "the symlink is resolved to the file that runs"
+    );
 
     let s = exec_of(script_pid);
     assert_eq!(s["exec"]["filename"], script.to_str().expect("utf8"));
     assert_eq!(s["exec"]["interp"], "/bin/sh");
-    assert!(s["exec"]["flags"].as_array().is_some_and(|f| f.iter().any(|x| x == "script")));
+    assert!(s["exec"]["flags"]
+        .as_array()
+        .is_some_and(|f| f.iter().any(|x| x == "script")));
     assert!(str_of(&s["proc"]["exe"]).ends_with("dash") || str_of(&s["proc"]["exe"]).ends_with("sh"));
-    let exit = kind(&lines, "exit").find(|v| v["proc"]["pid"] == script_pid).expect("script exit");
+    let exit = kind(&lines, "exit")
+        .find(|v| v["proc"]["pid"] == script_pid)
+        .expect("script exit");
     assert_eq!(exit["exit"]["code"], 3);
     agent.stop();
 }
@@ -229,12 +286,20 @@ fn processes_started_before_the_agent_have_ancestry() {
     let lines = agent.wait_for("cat spawned by the pre-existing sh", WAIT, |l| {
         kind(l, "exec").any(|v| v["proc"]["ppid"] == sh_pid && v["proc"]["exe"] == "/usr/bin/cat")
     });
-    let cat = kind(&lines, "exec").find(|v| v["proc"]["ppid"] == sh_pid).expect("cat exec");
+    let cat = kind(&lines, "exec")
+        .find(|v| v["proc"]["ppid"] == sh_pid)
+        .expect("cat exec");
     let anc = cat["ancestors"].as_array().expect("ancestors");
     assert_eq!(anc[0]["pid"], sh_pid, "parent is the pre-existing sh");
-    assert_eq!(anc[0]["args"], serde_json::json!(["/bin/sh", "-c", "read line; cat /etc/hostname"]));
+    assert_eq!(
+        anc[0]["args"],
+        serde_json::json!(["/bin/sh", "-c", "read line; cat /etc/hostname"])
+    );
     assert_eq!(anc[1]["pid"], std::process::id(), "then the test process");
-    assert!(anc.len() >= 3, "ancestry goes further up than the test process: {anc:?}");
+    assert!(
+        anc.len() >= 3,
+        "ancestry goes further up than the test process: {anc:?}"
+    );
     agent.stop();
 }
 
@@ -255,14 +320,21 @@ fn fork_exec_storm_is_reported_or_loss_counted_and_memory_stays_bounded() {
     std::thread::sleep(Duration::from_secs(3));
     let (_, summary) = agent.stop();
     let exec = hook_counts(&summary, "exec");
-    let (seen, sent, lost) = (exec["seen"].as_u64().unwrap(), exec["sent"].as_u64().unwrap(), exec["lost"].as_u64().unwrap());
+    let (seen, sent, lost) = (
+        exec["seen"].as_u64().unwrap(),
+        exec["sent"].as_u64().unwrap(),
+        exec["lost"].as_u64().unwrap(),
+    );
     assert!(seen >= N as u64, "kernel saw {seen} execs for {N} processes");
     assert_eq!(sent + lost, seen, "every exec is either sent or counted lost");
     let decoded = summary["userspace"]["decode"]["decoded"]["exec"].as_u64().unwrap_or(0);
     assert_eq!(decoded, sent, "userspace decoded exactly what the kernel sent");
     // Memory: the tree is back near where it started, not N entries bigger.
     let tree = summary["userspace"]["tree_size"].as_u64().expect("tree size");
-    assert!(tree < baseline + 200, "process tree holds {tree} entries after the storm (baseline {baseline})");
+    assert!(
+        tree < baseline + 200,
+        "process tree holds {tree} entries after the storm (baseline {baseline})"
+    );
     assert!(summary["userspace"]["tree"]["reaped"].as_u64().unwrap_or(0) >= N as u64);
 }
 
@@ -293,26 +365,60 @@ fn open_storm_is_reported_or_loss_counted_exactly() {
         open["filtered"].as_u64().unwrap(),
     );
     assert!(seen >= N as u64, "kernel saw {seen} opens for {N}");
-    assert_eq!(sent + lost + filtered, seen, "every open is sent, filtered or counted lost");
-    let kernel_file_sent: u64 = ["open", "unlink", "rename", "chmod", "chown", "link", "symlink", "truncate", "mkdir", "memfd_create"]
-        .iter()
-        .map(|h| hook_counts(&summary, h)["sent"].as_u64().unwrap())
-        .sum();
+    assert_eq!(
+        sent + lost + filtered,
+        seen,
+        "every open is sent, filtered or counted lost"
+    );
+    let kernel_file_sent: u64 = [
+        "open",
+        "unlink",
+        "rename",
+        "chmod",
+        "chown",
+        "link",
+        "symlink",
+        "truncate",
+        "mkdir",
+        "memfd_create",
+    ]
+    .iter()
+    .map(|h| hook_counts(&summary, h)["sent"].as_u64().unwrap())
+    .sum();
     let decoded = summary["userspace"]["decode"]["decoded"]["file"].as_u64().unwrap_or(0);
-    assert_eq!(decoded, kernel_file_sent, "userspace decoded exactly what the kernel sent");
-    let per_cpu: u64 = summary["kernel"]["lost_per_cpu"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(
+        decoded, kernel_file_sent,
+        "userspace decoded exactly what the kernel sent"
+    );
+    let per_cpu: u64 = summary["kernel"]["lost_per_cpu"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
     assert_eq!(per_cpu, summary["lost_total"].as_u64().unwrap());
 }
 
 #[test]
 fn doctor_reports_hooks_and_kernel_features() {
     let _lock = Agent::start(&[]); // serialize with the other agents
-    let out = Command::new(vigil_bin()).args(["doctor", "--json"]).output().expect("doctor");
+    let out = Command::new(vigil_bin())
+        .args(["doctor", "--json"])
+        .output()
+        .expect("doctor");
     let report: Value = serde_json::from_slice(&out.stdout).expect("doctor JSON");
     let hooks = report["hooks"].as_array().expect("hooks");
-    assert!(hooks.iter().any(|h| h["program"] == "handle_exec" && h["status"] == "attached"), "{report:#}");
+    assert!(
+        hooks
+            .iter()
+            .any(|h| h["program"] == "handle_exec" && h["status"] == "attached"),
+        "{report:#}"
+    );
     let types = report["program_types"].as_array().expect("types");
-    let tp_btf = types.iter().find(|t| t["name"] == "tp_btf (BTF tracepoints)").expect("tp_btf row");
+    let tp_btf = types
+        .iter()
+        .find(|t| t["name"] == "tp_btf (BTF tracepoints)")
+        .expect("tp_btf row");
     assert_eq!(tp_btf["ok"], true);
     // exit code: 0 only if every hook attached
     let all = hooks.iter().all(|h| h["status"] == "attached");
@@ -324,7 +430,9 @@ fn a_missing_hook_is_reported_and_the_agent_runs_on() {
     let agent = Agent::start(&["--events", "--disable-program", "exit_open"]);
     assert!(agent.ready_line.contains("15/16"), "{}", agent.ready_line);
     let pid = Command::new("/bin/true").spawn().expect("true").id();
-    agent.wait_for("exec still reported", WAIT, |l| kind(l, "exec").any(|v| v["proc"]["pid"] == pid));
+    agent.wait_for("exec still reported", WAIT, |l| {
+        kind(l, "exec").any(|v| v["proc"]["pid"] == pid)
+    });
     let (lines, _) = agent.stop();
     assert!(kind(&lines, "file").all(|v| v["file"]["op"] != "open"));
 }

@@ -33,7 +33,10 @@ impl TempDir {
         let base = std::env::temp_dir().join(format!(
             "vigil-test-{tag}-{}-{}",
             std::process::id(),
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
         ));
         std::fs::create_dir_all(&base).expect("create temp dir");
         TempDir(base)
@@ -102,7 +105,14 @@ impl Agent {
                 panic!("vigil did not print `ready` within 60 s");
             }
         };
-        Agent { child, output, stderr_lines: lines, ready_line, _dir: dir, _guard: guard }
+        Agent {
+            child,
+            output,
+            stderr_lines: lines,
+            ready_line,
+            _dir: dir,
+            _guard: guard,
+        }
     }
 
     /// All JSON lines written so far.
@@ -168,7 +178,10 @@ pub fn kind<'a>(lines: &'a [Value], kind: &'a str) -> impl Iterator<Item = &'a V
 
 /// The file events on exactly this path.
 pub fn file_events<'a>(lines: &'a [Value], path: &'a str) -> Vec<&'a Value> {
-    lines.iter().filter(|v| v["evt"]["kind"] == "file" && v["fd"]["name"] == path).collect()
+    lines
+        .iter()
+        .filter(|v| v["evt"]["kind"] == "file" && v["fd"]["name"] == path)
+        .collect()
 }
 
 pub fn str_of(v: &Value) -> &str {
@@ -199,6 +212,10 @@ pub fn run_python(code: &str) -> (u32, String) {
         .expect("python3 is needed by the tests (scripts/setup.sh installs it)");
     let pid = child.id();
     let out = child.wait_with_output().expect("python3");
-    assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     (pid, String::from_utf8_lossy(&out.stdout).into_owned())
 }

@@ -1,0 +1,122 @@
+//! docs/events.md documents every field the agent writes (no root needed).
+
+use std::sync::Arc;
+
+use vigil::render::event_json;
+use vigil_event::abi::{exec_flag, file_flag};
+use vigil_event::{Body, Cwd, Event, Exec, Exit, File, FileOp, Fork};
+use vigil_proctree::Process;
+
+fn keys(prefix: &str, v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                let p = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                keys(&p, v, out);
+            }
+        }
+        serde_json::Value::Array(a) if a.first().is_some_and(|x| x.is_object()) => {
+            keys(&format!("{prefix}[]"), &a[0], out)
+        }
+        _ => out.push(prefix.to_string()),
+    }
+}
+
+#[test]
+fn every_field_written_is_documented() {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/events.md")).expect("docs/events.md");
+    let exec = Exec {
+        flags: exec_flag::SCRIPT | exec_flag::EXE_DELETED,
+        interp: Some("/bin/sh".into()),
+        prev_exe: Some("/bin/bash".into()),
+        exe: "/usr/bin/dash".into(),
+        argv: vec!["sh".into()],
+        ..Exec::default()
+    };
+    let file = |op, path2: Option<&str>, vflags, flags| File {
+        op,
+        syscall: 257,
+        fd: 3,
+        ret: -2,
+        flags,
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        vflags,
+        dev: 1,
+        ino: 2,
+        aux: 10,
+        i_mode: 0o100644,
+        path: "/etc/x".into(),
+        path2: path2.map(Into::into),
+    };
+    let bodies = vec![
+        Body::Exec(Box::new(exec)),
+        Body::Fork(Fork {
+            child_pid: 2,
+            child_ppid: 1,
+            child_start_ktime: 0,
+        }),
+        Body::Exit(Exit {
+            status: 9,
+            start_ktime: 0,
+        }),
+        Body::Cwd(Cwd {
+            syscall: 80,
+            truncated: false,
+            cwd: "/".into(),
+        }),
+        Body::File(Box::new(file(
+            FileOp::Open,
+            None,
+            file_flag::INODE_VALID | file_flag::PATH_DELETED,
+            0o101,
+        ))),
+        Body::File(Box::new(file(FileOp::Chown, Some("/y"), 0, 0))),
+        Body::File(Box::new(file(FileOp::Truncate, None, file_flag::PATH_TRUNC, 0))),
+        Body::File(Box::new(file(FileOp::Unlink, None, 0, 0x200))),
+    ];
+    let parent = Arc::new(Process {
+        pid: 1,
+        name: "init".into(),
+        args: vec!["init".into()],
+        ..Process::default()
+    });
+    let me = Arc::new(Process {
+        pid: 2,
+        ppid: 1,
+        ..Process::default()
+    });
+    let mut missing = Vec::new();
+    for body in bodies {
+        let ev = Event {
+            ktime: 1,
+            pid: 2,
+            tid: 2,
+            uid: 0,
+            gid: 0,
+            cgroup_id: 0,
+            comm: "x".into(),
+            body,
+        };
+        let ancestors = vec![parent.clone()];
+        let json = serde_json::to_value(event_json(&ev, Some(&me), &ancestors, 0, &Process::default())).expect("json");
+        let mut ks = Vec::new();
+        keys("", &json, &mut ks);
+        for k in ks {
+            let documented = doc.contains(&format!("`{k}`"));
+            if !documented && !missing.contains(&k) {
+                missing.push(k);
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "fields written but not documented in docs/events.md: {missing:?}"
+    );
+}
