@@ -147,6 +147,7 @@ pub(crate) fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>)
     candidates
         .map(|c| (edit_distance(name, c), c))
         .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, c)| (*d, c.len()))
+        // On ties prefer a completion of what was typed, then the shorter name.
+        .min_by_key(|(d, c)| (*d, !c.starts_with(name), c.len()))
         .map(|(_, c)| c)
 }
