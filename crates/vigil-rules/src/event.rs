@@ -98,7 +98,7 @@ impl ListValue for Vec<String> {
     }
 }
 
-impl<'s> ListValue for [&'s str] {
+impl ListValue for [&str] {
     fn len(&self) -> usize {
         <[&str]>::len(self)
     }
@@ -107,7 +107,7 @@ impl<'s> ListValue for [&'s str] {
     }
 }
 
-impl<'s> ListValue for Vec<&'s str> {
+impl ListValue for Vec<&str> {
     fn len(&self) -> usize {
         Vec::len(self)
     }

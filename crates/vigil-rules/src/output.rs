@@ -66,6 +66,11 @@ impl OutputTemplate {
                 end += 1;
             }
             let name = &text[start..end];
+            // Falco's deprecated `%container.info` expands to nothing.
+            if name.trim_end_matches('.') == "container.info" {
+                i = start + "container.info".len();
+                continue;
+            }
             let Some((field, used)) = fields::longest_prefix(name) else {
                 let shown = name.trim_end_matches('.');
                 return Err(OutputError {

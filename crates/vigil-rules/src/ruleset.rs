@@ -427,11 +427,11 @@ fn compile_rule_inner(
     };
     let output = output?;
     exceptions?;
-    if def.warn_evttypes && def.enabled && types.is_all() {
+    if def.warn_evttypes && def.enabled && matches!(types, EvtTypes::AllExcept(_)) {
         comp.warn(
             &def.origin,
             format!(
-                "rule `{}` does not restrict `evt.type`: it is evaluated for every event",
+                "rule `{}` does not restrict `evt.type` to a set of types: it is evaluated for (almost) every event",
                 def.name
             ),
         );

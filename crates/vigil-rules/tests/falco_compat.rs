@@ -71,8 +71,126 @@ fn sandbox_rules_alone() {
 fn all_three_in_order() {
     let (rs, report) = load(&[MAIN, INCUBATING, SANDBOX]);
     check_all_compiled(&rs, &report, 93, 12);
+    assert_eq!(report.macros, 315);
+    assert_eq!(report.lists, 118);
+    assert_eq!(report.required_engine_version.as_deref(), Some("0.57.0"));
     assert!(report.unavailable_fields.contains_key("container.image.repository"));
     assert!(!report.unavailable_fields.contains_key("proc.name"));
     let json = serde_json::to_string(&report).unwrap_or_default();
     assert!(json.contains("rules_loaded"));
+}
+
+mod common;
+use common::Ev;
+
+fn fires(rs: &RuleSet, rule: &str, ev: &Ev) -> bool {
+    rs.rule(rule).unwrap_or_else(|| panic!("no rule `{rule}`")).matches(ev)
+}
+
+/// Upstream rules behave as written on synthetic events.
+#[test]
+fn upstream_rules_evaluate() {
+    let (rs, _) = load(&[MAIN]);
+    let shell = Ev::new("execve")
+        .s("container.id", "0123456789ab")
+        .s("proc.name", "bash")
+        .u("proc.tty", 34816)
+        .s("proc.pname", "runc:[1:CHILD]");
+    assert!(fires(&rs, "Terminal shell in container", &shell));
+    assert!(!fires(
+        &rs,
+        "Terminal shell in container",
+        &shell.clone().u("proc.tty", 0)
+    ));
+    assert!(!fires(
+        &rs,
+        "Terminal shell in container",
+        &shell.clone().s("container.id", "host")
+    ));
+    assert!(!fires(
+        &rs,
+        "Terminal shell in container",
+        &shell.clone().s("proc.pname", "nginx")
+    ));
+
+    let read = Ev::new("openat")
+        .b("evt.is_open_read", true)
+        .s("fd.typechar", "f")
+        .i("fd.num", 3)
+        .s("fd.name", "/etc/shadow")
+        .s("fd.directory", "/etc")
+        .s("proc.name", "evil")
+        .s("proc.cmdline", "evil --steal");
+    assert!(fires(&rs, "Read sensitive file untrusted", &read));
+    assert!(!fires(
+        &rs,
+        "Read sensitive file untrusted",
+        &read.clone().s("proc.name", "sshd")
+    ));
+    assert!(!fires(
+        &rs,
+        "Read sensitive file untrusted",
+        &read.clone().s("fd.name", "/etc/hosts")
+    ));
+    assert!(!fires(
+        &rs,
+        "Read sensitive file untrusted",
+        &read.clone().s("proc.name", "<NA>")
+    ));
+    assert!(fires(
+        &rs,
+        "Read sensitive file untrusted",
+        &read.clone().s("fd.name", "/etc/x").s("fd.directory", "/etc/pam.d")
+    ));
+
+    let grep = Ev::new("execve")
+        .s("proc.name", "grep")
+        .s("proc.args", "-r \"begin rsa private\" /");
+    assert!(fires(&rs, "Search Private Keys or Passwords", &grep));
+    assert!(!fires(
+        &rs,
+        "Search Private Keys or Passwords",
+        &grep.clone().s("proc.args", "-r foo")
+    ));
+
+    let clear = Ev::new("openat")
+        .b("evt.is_open_write", true)
+        .s("fd.typechar", "f")
+        .i("fd.num", 4)
+        .s("fd.name", "/var/log/auth.log")
+        .s("fd.directory", "/var/log")
+        .s("fd.filename", "auth.log")
+        .s("evt.arg.flags", "O_WRONLY|O_TRUNC")
+        .s("proc.name", "sh");
+    assert!(fires(&rs, "Clear Log Activities", &clear));
+    assert!(!fires(
+        &rs,
+        "Clear Log Activities",
+        &clear.clone().s("evt.arg.flags", "O_WRONLY|O_APPEND")
+    ));
+
+    let trav = Ev::new("openat")
+        .b("evt.is_open_read", true)
+        .s("fd.typechar", "f")
+        .i("fd.num", 3)
+        .s("fd.name", "/etc/passwd")
+        .s("fd.nameraw", "/var/www/../../etc/passwd")
+        .s("proc.pname", "php-fpm");
+    assert!(fires(&rs, "Directory traversal monitored file read", &trav));
+    assert!(!fires(
+        &rs,
+        "Directory traversal monitored file read",
+        &trav.clone().s("fd.nameraw", "/etc/passwd")
+    ));
+
+    let r = rs.rule("Terminal shell in container").unwrap();
+    let out = r.output.format(&shell);
+    assert!(
+        out.starts_with("A shell was spawned in a container with an attached terminal | evt_type=execve user=<NA>"),
+        "{out}"
+    );
+    assert!(
+        out.contains("process=bash") && out.contains("terminal=34816") && out.contains("parent=runc:[1:CHILD]"),
+        "{out}"
+    );
 }
