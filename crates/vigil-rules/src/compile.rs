@@ -137,11 +137,36 @@ impl<'a> Compiler<'a> {
         self.expr(&e, text, None)
     }
 
-    /// Compiles every macro on its own so that errors inside macros are
-    /// reported once, at the macro, even if no rule uses it.
-    pub fn check_macros(&mut self) {
+    /// Parses every macro so that syntax errors are reported once, at the
+    /// macro, even if no rule uses it. Field and name resolution happens
+    /// when a rule uses the macro: a macro written for another event source
+    /// (`ka.*` fields) is not an error unless a syscall rule uses it, as in
+    /// Falco.
+    pub fn check_macro_syntax(&mut self) {
         for m in &self.col.macros {
+            if self.parse(&m.cond).is_err() {
+                self.macros.insert(m.name.clone(), MacroState::Failed);
+            }
+        }
+    }
+
+    /// Compiles macros no rule used; their problems become warnings.
+    pub fn check_unused_macros(&mut self) {
+        for m in &self.col.macros {
+            if self.macros.contains_key(&m.name) {
+                continue;
+            }
+            let before = self.diag.errors.len();
             let _ = self.macro_cond(&m.name);
+            let new: Vec<_> = self.diag.errors.drain(before..).collect();
+            for e in new {
+                let pos = crate::error::Position::new(e.line, e.column);
+                self.diag.warn(
+                    &e.file,
+                    pos,
+                    format!("in macro `{}` (not used by any rule): {}", m.name, e.message),
+                );
+            }
         }
     }
 
@@ -166,7 +191,13 @@ impl<'a> Compiler<'a> {
                 Ok(c)
             }
             Err(f) => {
-                self.macros.insert(name.to_string(), MacroState::Failed);
+                if self.unknown_fields.is_some() {
+                    // Compiled for a skip-if-unknown-filter rule, where unknown
+                    // fields are not reported: let the next user report them.
+                    self.macros.remove(name);
+                } else {
+                    self.macros.insert(name.to_string(), MacroState::Failed);
+                }
                 Err(f)
             }
         }

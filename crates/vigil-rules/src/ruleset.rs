@@ -267,7 +267,7 @@ impl Loader {
         let mut rules = Vec::new();
         {
             let mut comp = Compiler::new(&col, &mut diag, &avail);
-            comp.check_macros();
+            comp.check_macro_syntax();
             for def in &col.rules {
                 if def.source != SYSCALL_SOURCE {
                     report.rules_skipped.push(SkippedRule {
@@ -285,7 +285,12 @@ impl Loader {
                     Err(Failed) => {}
                 }
             }
+            comp.check_unused_macros();
         }
+        // A macro shared by a skip-if-unknown-filter rule and another rule may
+        // report the same problem twice.
+        let mut seen = std::collections::HashSet::new();
+        diag.errors.retain(|e| seen.insert(e.to_string()));
         if !diag.errors.is_empty() {
             return Err(LoadError {
                 errors: diag.errors,

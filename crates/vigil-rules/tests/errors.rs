@@ -44,8 +44,16 @@ fn undefined_macro_with_suggestion() {
 
 #[test]
 fn macro_cycle() {
-    let y = "- macro: a\n  condition: proc.name = x\n- macro: b\n  condition: a\n- macro: a\n  condition: b or proc.name = y\n";
-    assert_eq!(one(y), "4:14: macros `a` and `b` form a cycle");
+    let y = "- macro: a\n  condition: proc.name = x\n- macro: b\n  condition: a\n- macro: a\n  condition: b or proc.name = y\n"
+        .to_string()
+        + &rule("  condition: evt.type = execve and a");
+    assert_eq!(one(&y), "4:14: macros `a` and `b` form a cycle");
+    let y =
+        "- macro: a\n  condition: a and proc.name = x\n".to_string() + &rule("  condition: evt.type = execve and a");
+    assert_eq!(
+        one(&y),
+        "2:14: macro `a` is used before it is defined (a macro may only use macros defined above it)"
+    );
 }
 
 #[test]
@@ -304,4 +312,35 @@ fn malformed_inputs_never_panic() {
     }
     let deep = format!("{}{}", "(".repeat(5000), ")".repeat(5000));
     let _ = vigil_rules::load_str("deep.yaml", &rule(&format!("  condition: {deep}")));
+}
+
+#[test]
+fn macros_for_other_sources_are_not_errors() {
+    // Unused macro with an unknown field: a warning (Falco only validates
+    // fields when a rule of the source uses the macro).
+    let y = "- macro: k8s_create\n  condition: ka.verb = create\n- rule: k\n  desc: d\n  condition: k8s_create\n  output: o\n  priority: INFO\n  source: k8s_audit\n";
+    let rs = vigil_rules::load_str("t.yaml", y).unwrap_or_else(|e| panic!("{e}"));
+    let w: Vec<String> = rs.report().warnings.iter().map(|w| w.to_string()).collect();
+    assert_eq!(
+        w,
+        vec!["t.yaml:2:14: warning: in macro `k8s_create` (not used by any rule): unknown field `ka.verb`"]
+    );
+    // A syntax error is an error even in an unused macro.
+    assert_eq!(
+        one("- macro: m\n  condition: proc.name = (\n"),
+        "2:26: expected a value after `=`, found `(`"
+    );
+    // Used by a syscall rule: an error, reported once at the macro.
+    let y = "- macro: m\n  condition: ka.verb = create\n".to_string()
+        + &rule("  condition: evt.type = open and m")
+        + "- rule: r2\n  desc: d\n  condition: evt.type = open and m\n  output: o\n  priority: INFO\n";
+    assert_eq!(one(&y), "2:14: unknown field `ka.verb`");
+}
+
+#[test]
+fn exception_field_errors_point_into_the_exception() {
+    let y = "- rule: r\n  desc: d\n  condition: evt.type=open\n  output: o\n  priority: INFO\n  exceptions:\n    - name: e\n      fields: [proc.name, fd.nme]\n      values: [[a, b]]\n";
+    assert_eq!(one(y), "8:27: unknown field `fd.nme` (did you mean `fd.name`?)");
+    let y = "- rule: r\n  desc: d\n  condition: evt.type=open\n  output: o\n  priority: INFO\n  exceptions:\n    - name: e\n      fields: proc.pid\n      values: [abc]\n";
+    assert_eq!(one(y), "9:16: `abc` is not a number, but `proc.pid` is a number");
 }
