@@ -94,13 +94,23 @@ impl Engine {
     pub fn process(&mut self, ev: &dyn EventSource, out: &mut Vec<Match>) -> usize {
         self.events += 1;
         let before = out.len();
-        let rules = Arc::clone(&self.rules);
+        let rules: &RuleSet = &self.rules;
         for &id in rules.candidates(ev.evt_type()) {
             let rule = &rules.rules()[id];
             match &rule.kind {
                 RuleKind::Condition(c) => {
                     if eval(c, ev) {
-                        self.emit(id, ev, Vec::new(), out);
+                        let limiter = &mut self.limiters[id];
+                        emit(
+                            rules,
+                            &self.config,
+                            limiter,
+                            &mut self.matches[id],
+                            id,
+                            ev,
+                            Vec::new(),
+                            out,
+                        );
                     }
                 }
                 RuleKind::Sequence(s) => {
@@ -108,37 +118,13 @@ impl Engine {
                         continue;
                     };
                     for steps in state.on_event(s, ev) {
-                        self.emit(id, ev, steps, out);
+                        let limiter = &mut self.limiters[id];
+                        emit(rules, &self.config, limiter, &mut self.matches[id], id, ev, steps, out);
                     }
                 }
             }
         }
         out.len() - before
-    }
-
-    fn emit(&mut self, id: usize, ev: &dyn EventSource, steps: Vec<StepMatch>, out: &mut Vec<Match>) {
-        let rule = &self.rules.rules()[id];
-        let suppressed = match rule.rate_limit.resolve(self.config.default_rate_limit) {
-            None => 0,
-            Some(limit) => {
-                let key = scope_key(limit.scope, ev);
-                match self.limiters[id].check(&limit, key, ev.ts_ns(), self.config.max_rate_buckets) {
-                    Decision::Emit(s) => s,
-                    Decision::Suppress => return,
-                }
-            }
-        };
-        self.matches[id] += 1;
-        out.push(Match {
-            rule: rule.name.clone(),
-            rule_index: id,
-            priority: rule.priority,
-            tags: rule.tags.clone(),
-            output: rule.output.format(ev),
-            ts_ns: ev.ts_ns(),
-            suppressed,
-            steps,
-        });
     }
 
     /// Events processed so far.
@@ -170,4 +156,40 @@ impl Engine {
     pub fn stats(&self) -> Vec<RuleStats> {
         (0..self.rules.rules().len()).map(|i| self.stats_of(i)).collect()
     }
+}
+
+/// Applies the rule's rate limit and, if allowed, renders and appends the match.
+#[allow(clippy::too_many_arguments)]
+fn emit(
+    rules: &RuleSet,
+    config: &EngineConfig,
+    limiter: &mut RuleLimiter,
+    matches: &mut u64,
+    id: usize,
+    ev: &dyn EventSource,
+    steps: Vec<StepMatch>,
+    out: &mut Vec<Match>,
+) {
+    let rule = &rules.rules()[id];
+    let suppressed = match rule.rate_limit.resolve(config.default_rate_limit) {
+        None => 0,
+        Some(limit) => {
+            let key = scope_key(limit.scope, ev);
+            match limiter.check(&limit, key, ev.ts_ns(), config.max_rate_buckets) {
+                Decision::Emit(s) => s,
+                Decision::Suppress => return,
+            }
+        }
+    };
+    *matches += 1;
+    out.push(Match {
+        rule: rule.name.clone(),
+        rule_index: id,
+        priority: rule.priority,
+        tags: rule.tags.clone(),
+        output: rule.output.format(ev),
+        ts_ns: ev.ts_ns(),
+        suppressed,
+        steps,
+    });
 }

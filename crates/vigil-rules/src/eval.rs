@@ -36,7 +36,7 @@ pub(crate) fn operand_value<'e>(o: &Operand, ev: &'e dyn EventSource) -> Value<'
 fn transform(t: Transformer, v: Value<'_>) -> Value<'_> {
     if let Value::List(l) = &v {
         if t == Transformer::Len {
-            return Value::Uint(l.len() as u64);
+            return Value::Uint(l.value_count() as u64);
         }
         return Value::None;
     }
@@ -100,17 +100,17 @@ fn eval_check(ch: &Check, ev: &dyn EventSource) -> bool {
         Value::None => false,
         Value::List(l) => {
             if ch.op == Op::Exists {
-                return !l.is_empty();
+                return l.value_count() != 0;
             }
             let multi = match ch.lhs {
                 Operand::Field(ref f) => f.multi(),
                 _ => Multi::Any,
             };
-            let n = l.len();
+            let n = l.value_count();
             match (multi, ch.op) {
-                (Multi::Either, Op::Ne) => (0..n).all(|i| cmp_one(ch, &l.get(i), ev)),
-                (Multi::List, Op::In) => n > 0 && (0..n).all(|i| cmp_one(ch, &l.get(i), ev)),
-                _ => (0..n).any(|i| cmp_one(ch, &l.get(i), ev)),
+                (Multi::Either, Op::Ne) => (0..n).all(|i| cmp_one(ch, &l.value_at(i), ev)),
+                (Multi::List, Op::In) => n > 0 && (0..n).all(|i| cmp_one(ch, &l.value_at(i), ev)),
+                _ => (0..n).any(|i| cmp_one(ch, &l.value_at(i), ev)),
             }
         }
         ref single => cmp_one(ch, single, ev),
@@ -202,7 +202,7 @@ fn in_set(v: &Value<'_>, set: &ValueSet) -> bool {
 
 fn cmp_operand(op: Op, a: &Value<'_>, b: &Value<'_>) -> bool {
     if let Value::List(l) = b {
-        return (0..l.len()).any(|i| cmp_operand(op, a, &l.get(i)));
+        return (0..l.value_count()).any(|i| cmp_operand(op, a, &l.value_at(i)));
     }
     if matches!(b, Value::None) {
         return false;

@@ -62,8 +62,8 @@ impl fmt::Debug for Value<'_> {
             Value::Ip(ip) => write!(f, "Ip({ip})"),
             Value::List(l) => {
                 let mut d = f.debug_list();
-                for i in 0..l.len() {
-                    d.entry(&l.get(i));
+                for i in 0..l.value_count() {
+                    d.entry(&l.value_at(i));
                 }
                 d.finish()
             }
@@ -72,82 +72,82 @@ impl fmt::Debug for Value<'_> {
 }
 
 /// A list of values the host can expose without copying.
+///
+/// The method names avoid `len`/`get` so that implementing it for `Vec` or
+/// slices does not shadow their inherent methods.
 pub trait ListValue {
-    fn len(&self) -> usize;
-    fn get(&self, i: usize) -> Value<'_>;
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
+    fn value_count(&self) -> usize;
+    fn value_at(&self, i: usize) -> Value<'_>;
 }
 
 impl ListValue for [String] {
-    fn len(&self) -> usize {
+    fn value_count(&self) -> usize {
         <[String]>::len(self)
     }
-    fn get(&self, i: usize) -> Value<'_> {
+    fn value_at(&self, i: usize) -> Value<'_> {
         self.as_ref().get(i).map_or(Value::None, |s| Value::str(s))
     }
 }
 
 impl ListValue for Vec<String> {
-    fn len(&self) -> usize {
+    fn value_count(&self) -> usize {
         Vec::len(self)
     }
-    fn get(&self, i: usize) -> Value<'_> {
+    fn value_at(&self, i: usize) -> Value<'_> {
         self.as_slice().get(i).map_or(Value::None, |s| Value::str(s))
     }
 }
 
 impl ListValue for [&str] {
-    fn len(&self) -> usize {
+    fn value_count(&self) -> usize {
         <[&str]>::len(self)
     }
-    fn get(&self, i: usize) -> Value<'_> {
+    fn value_at(&self, i: usize) -> Value<'_> {
         self.as_ref().get(i).map_or(Value::None, |s| Value::str(s))
     }
 }
 
 impl ListValue for Vec<&str> {
-    fn len(&self) -> usize {
+    fn value_count(&self) -> usize {
         Vec::len(self)
     }
-    fn get(&self, i: usize) -> Value<'_> {
+    fn value_at(&self, i: usize) -> Value<'_> {
         self.as_slice().get(i).map_or(Value::None, |s| Value::str(s))
     }
 }
 
 impl ListValue for [IpAddr] {
-    fn len(&self) -> usize {
+    fn value_count(&self) -> usize {
         <[IpAddr]>::len(self)
     }
-    fn get(&self, i: usize) -> Value<'_> {
+    fn value_at(&self, i: usize) -> Value<'_> {
         self.as_ref().get(i).map_or(Value::None, |ip| Value::Ip(*ip))
     }
 }
 
 impl ListValue for [u32] {
-    fn len(&self) -> usize {
+    fn value_count(&self) -> usize {
         <[u32]>::len(self)
     }
-    fn get(&self, i: usize) -> Value<'_> {
+    fn value_at(&self, i: usize) -> Value<'_> {
         self.as_ref().get(i).map_or(Value::None, |v| Value::Uint(u64::from(*v)))
     }
 }
 
 impl ListValue for [i64] {
-    fn len(&self) -> usize {
+    fn value_count(&self) -> usize {
         <[i64]>::len(self)
     }
-    fn get(&self, i: usize) -> Value<'_> {
+    fn value_at(&self, i: usize) -> Value<'_> {
         self.as_ref().get(i).map_or(Value::None, |v| Value::Int(*v))
     }
 }
 
 impl ListValue for [u16] {
-    fn len(&self) -> usize {
+    fn value_count(&self) -> usize {
         <[u16]>::len(self)
     }
-    fn get(&self, i: usize) -> Value<'_> {
+    fn value_at(&self, i: usize) -> Value<'_> {
         self.as_ref().get(i).map_or(Value::None, |v| Value::Uint(u64::from(*v)))
     }
 }

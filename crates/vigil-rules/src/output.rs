@@ -193,14 +193,14 @@ pub(crate) fn write_value(out: &mut String, v: &Value<'_>, multi: Multi) {
                 ("", " ", "")
             };
             out.push_str(open);
-            for i in 0..l.len() {
+            for i in 0..l.value_count() {
                 if i > 0 {
                     out.push_str(sep);
                 }
-                write_value(out, &l.get(i), Multi::One);
+                write_value(out, &l.value_at(i), Multi::One);
             }
             out.push_str(close);
-            if l.is_empty() && multi != Multi::List {
+            if (l.value_count() == 0) && multi != Multi::List {
                 out.push_str("<NA>");
             }
         }
