@@ -344,3 +344,40 @@ fn exception_field_errors_point_into_the_exception() {
     let y = "- rule: r\n  desc: d\n  condition: evt.type=open\n  output: o\n  priority: INFO\n  exceptions:\n    - name: e\n      fields: proc.pid\n      values: [abc]\n";
     assert_eq!(one(y), "9:16: `abc` is not a number, but `proc.pid` is a number");
 }
+
+#[test]
+fn errors_in_appended_text_point_at_the_appending_file() {
+    let mut l = vigil_rules::Loader::default();
+    l.add_str("base.yaml", &rule("  condition: evt.type = open")).add_str(
+        "local.yaml",
+        "- rule: r\n  condition: and proc.nmae = x\n  override:\n    condition: append\n",
+    );
+    let e = l.load().unwrap_err();
+    assert_eq!(e.errors.len(), 1);
+    assert_eq!(
+        e.errors[0].to_string(),
+        "local.yaml:2:18: unknown field `proc.nmae` (did you mean `proc.name`?)"
+    );
+    let mut l = vigil_rules::Loader::default();
+    l.add_str("base.yaml", "- macro: m\n  condition: proc.name = a\n")
+        .add_str(
+            "local.yaml",
+            "- macro: m\n  condition: or proc.name =\n  append: true\n",
+        )
+        .add_str("rules.yaml", &rule("  condition: evt.type = open and m"));
+    let e = l.load().unwrap_err();
+    assert_eq!(
+        e.errors[0].to_string(),
+        "local.yaml:2:28: expected a value after `=`, found the end of the condition"
+    );
+}
+
+#[test]
+fn missing_file_is_an_error() {
+    let e = vigil_rules::load_files(&["/nonexistent/rules.yaml"]).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("/nonexistent/rules.yaml:0:0: cannot read rules file"),
+        "{e}"
+    );
+}

@@ -194,3 +194,27 @@ fn upstream_rules_evaluate() {
         "{out}"
     );
 }
+
+/// The printed form of every compiled upstream condition parses back to the
+/// same tree (checks `Display` quoting on real-world values).
+#[test]
+fn printed_conditions_round_trip() {
+    let (rs, _) = load(&[MAIN, INCUBATING, SANDBOX]);
+    let mut yaml = String::new();
+    let mut printed = Vec::new();
+    for (i, r) in rs.rules().iter().enumerate() {
+        let RuleKind::Condition(c) = &r.kind else { continue };
+        let text = c.to_string();
+        yaml.push_str(&format!(
+            "- rule: r{i}\n  desc: d\n  condition: {}\n  output: o\n  priority: INFO\n  warn_evttypes: false\n",
+            serde_json::to_string(&text).unwrap()
+        ));
+        printed.push(text);
+    }
+    let again = vigil_rules::load_str("printed.yaml", &yaml).unwrap_or_else(|e| panic!("{e}"));
+    for (r, want) in again.rules().iter().zip(&printed) {
+        let RuleKind::Condition(c) = &r.kind else { panic!() };
+        assert_eq!(&c.to_string(), want);
+    }
+    assert_eq!(again.rules().len(), 93);
+}
