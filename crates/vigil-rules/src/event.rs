@@ -17,10 +17,14 @@ pub trait EventSource {
     /// deterministic.
     fn ts_ns(&self) -> u64;
     /// The value of one field, or [`Value::None`] when it is not available
-    /// for this event. Comparisons on `None` are false.
+    /// for this event. Comparisons on `None` are false. `evt.type` is never
+    /// asked for: the engine uses [`EventSource::evt_type`].
     fn field(&self, f: &FieldRef) -> Value<'_>;
     /// Pid of the acting process first, then its parent, grandparent, ...
-    /// Used by sequences (`by: process` / `by: lineage`) and rate-limit scopes.
+    /// Used by sequences (`by: process` / `by: lineage`; an event with an
+    /// empty lineage cannot take part in those) and rate-limit scopes
+    /// (`process` uses the first pid, `parent` the second, falling back to
+    /// `proc.pid`/`proc.ppid`).
     fn lineage(&self) -> &[u32];
 }
 

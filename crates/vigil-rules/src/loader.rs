@@ -1218,8 +1218,15 @@ impl<'a> Reader<'a> {
                 return None;
             }
         };
-        if steps_node.0.len() < 2 {
-            self.err(steps_node.1, "a sequence needs at least two steps");
+        if steps_node.0.len() < 2 || steps_node.0.len() > crate::sequence::MAX_STEPS {
+            self.err(
+                steps_node.1,
+                format!(
+                    "a sequence needs 2 to {} steps, found {}",
+                    crate::sequence::MAX_STEPS,
+                    steps_node.0.len()
+                ),
+            );
             return None;
         }
         let mut steps = Vec::new();

@@ -34,6 +34,9 @@ use crate::event::EventSource;
 use crate::evttypes::EvtTypes;
 use crate::output::{write_value, OutputTemplate};
 
+/// Most steps a sequence may have.
+pub const MAX_STEPS: usize = 16;
+
 /// How the steps of a sequence must be related in the process tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -129,8 +132,9 @@ impl SequenceState {
 
         let ty = ev.evt_type();
         // Each step condition is evaluated at most once per event.
-        let mut matched: Vec<Option<bool>> = vec![None; seq.steps.len()];
-        let step_matches = |i: usize, matched: &mut Vec<Option<bool>>| -> bool {
+        // Fixed arrays: no allocation per event (steps are capped at MAX_STEPS).
+        let mut matched: [Option<bool>; MAX_STEPS] = [None; MAX_STEPS];
+        let step_matches = |i: usize, matched: &mut [Option<bool>; MAX_STEPS]| -> bool {
             if let Some(m) = matched[i] {
                 return m;
             }
@@ -141,8 +145,8 @@ impl SequenceState {
         };
         let lineage = ev.lineage();
         let pid = lineage.first().copied();
-        let mut keys: Vec<Option<Option<String>>> = vec![None; seq.steps.len()];
-        let key_of = |i: usize, keys: &mut Vec<Option<Option<String>>>| -> Option<String> {
+        let mut keys: [Option<Option<String>>; MAX_STEPS] = [const { None }; MAX_STEPS];
+        let key_of = |i: usize, keys: &mut [Option<Option<String>>; MAX_STEPS]| -> Option<String> {
             if keys[i].is_none() {
                 keys[i] = Some(seq.steps[i].key.as_ref().and_then(|k| key_text(k, ev)));
             }
