@@ -427,4 +427,34 @@ mod tests {
         assert_eq!(v, "it's z");
         assert_eq!(m.at(v.find('z').unwrap()), Position::new(2, 21));
     }
+
+    /// Every scalar of Falco's upstream files aligns with its source, so
+    /// error positions inside their conditions are exact.
+    #[test]
+    fn upstream_scalars_align() {
+        fn walk(f: &SourceFile, n: &Node, count: &mut usize) {
+            match n {
+                Node::Scalar(s) => {
+                    assert!(f.align(s).is_some(), "cannot align {:?} at {}", s.value, s.pos);
+                    *count += 1;
+                }
+                Node::Seq(v, _) => v.iter().for_each(|x| walk(f, x, count)),
+                Node::Map(v, _) => v.iter().for_each(|(_, x)| walk(f, x, count)),
+            }
+        }
+        for name in [
+            "falco_rules.yaml",
+            "falco-incubating_rules.yaml",
+            "falco-sandbox_rules.yaml",
+        ] {
+            let path = format!("{}/../../../shared/falco-rules/{name}", env!("CARGO_MANIFEST_DIR"));
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+            let text = indent_closing_brackets(&text).unwrap_or(text);
+            let f = SourceFile::new(name, &text);
+            let docs = parse(&f, &text).ok().unwrap();
+            let mut count = 0;
+            docs.iter().for_each(|d| walk(&f, d, &mut count));
+            assert!(count > 300, "{name}: {count} scalars");
+        }
+    }
 }
