@@ -78,6 +78,10 @@ fn all_three_in_order() {
     assert!(!report.unavailable_fields.contains_key("proc.name"));
     let json = serde_json::to_string(&report).unwrap_or_default();
     assert!(json.contains("rules_loaded"));
+    // Rules serialise for `vigil rules list/explain --json`.
+    let rules_json = serde_json::to_string(rs.rules()).unwrap_or_default();
+    assert!(rules_json.contains("\"name\":\"Terminal shell in container\""));
+    assert!(rules_json.contains("\"evt_types\":{\"only\":[\"execve\",\"execveat\"]}"));
 }
 
 mod common;
