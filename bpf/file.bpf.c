@@ -377,9 +377,9 @@ int BPF_PROG(exit_memfd, struct pt_regs *regs, long ret)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(exit_chdir, struct pt_regs *regs, long ret)
 {
-	stat_hook(VIGIL_HOOK_CWD, VIGIL_STAT_SEEN);
 	if (ret != 0)
 		return 0;
+	stat_hook(VIGIL_HOOK_CWD, VIGIL_STAT_SEEN);
 	struct record_buf *r = record_buf_get();
 	struct path_buf *pb = path_buf_get();
 	if (!r || !pb)

@@ -10,6 +10,8 @@
 #include "task.h"
 #include "path.h"
 #include "proc_table.h"
+#include "net.h"
+#include "sock.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -91,6 +93,23 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_
 	if (BPF_CORE_READ_BITFIELD_PROBED(bprm, secureexec))
 		flags |= VIGIL_EXEC_SECUREEXEC;
 
+	/* A program starting with a network socket on stdin/stdout/stderr (a reverse or bind shell). */
+	__builtin_memset(e->stdio_addr, 0, sizeof(e->stdio_addr));
+	e->stdio_family = 0;
+	e->stdio_port = 0;
+	for (int fd = 2; fd >= 0; fd--) {
+		struct sock_facts sf;
+		if (inet_sock_on_fd(fd, &sf)) {
+			flags |= VIGIL_EXEC_STDIN_SOCKET << fd;
+			unmap_v4(&sf.family, sf.raddr);
+			e->stdio_family = sf.family;
+			e->stdio_port = sf.rport;
+			__builtin_memcpy(e->stdio_addr, sf.raddr, 16);
+		}
+	}
+	e->pad = 0;
+	e->pad2 = 0;
+
 	/* The image this process ran before: from the table, before we overwrite it. */
 	p = proc_lookup(e->hdr.pid);
 	if (p) {
@@ -164,7 +183,10 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_
 	proc_fill_identity(p, task);
 	p->exe_ino = e->exe_ino;
 	p->exe_dev = e->exe_dev;
-	p->flags = 0;
+	p->flags = (flags / VIGIL_EXEC_STDIN_SOCKET) & PROC_STDIO_SOCKETS;
+	p->stdio_family = e->stdio_family;
+	p->stdio_port = e->stdio_port;
+	__builtin_memcpy(p->stdio_addr, e->stdio_addr, 16);
 	p->exe_len = proc_copy_path(p->exe, (const char *)&r->data[exe_off & (VIGIL_RECORD_MAX - 1)], e->exe_len);
 	p->cwd_len = proc_copy_path(p->cwd, (const char *)&r->data[cwd_off & (VIGIL_RECORD_MAX - 1)], e->cwd_len);
 out:

@@ -32,6 +32,8 @@ enum vigil_kind {
 	VIGIL_KIND_EXIT = 4,
 	VIGIL_KIND_FILE = 5,
 	VIGIL_KIND_CWD = 6,
+	VIGIL_KIND_NET = 7,
+	VIGIL_KIND_DNS = 8,
 	VIGIL_KIND_MAX = 16,
 };
 
@@ -54,6 +56,16 @@ enum vigil_hook {
 	VIGIL_HOOK_TRUNCATE = 11,
 	VIGIL_HOOK_MKDIR = 12,
 	VIGIL_HOOK_MEMFD = 13,
+	VIGIL_HOOK_SOCKET = 14,
+	VIGIL_HOOK_BIND = 15,
+	VIGIL_HOOK_LISTEN = 16,
+	VIGIL_HOOK_CONNECT = 17,
+	VIGIL_HOOK_ACCEPT = 18,
+	VIGIL_HOOK_SEND = 19,
+	VIGIL_HOOK_TCP_STATE = 20,
+	VIGIL_HOOK_DUP = 21,
+	VIGIL_HOOK_SKB = 22,
+	VIGIL_HOOK_DNS = 23,
 	VIGIL_HOOK_MAX = 48,
 };
 
@@ -73,6 +85,9 @@ enum vigil_counter {
 	VIGIL_CTR_PROC_MISS = 1,       /* an event from a process the table did not know (evicted or pre-existing) */
 	VIGIL_CTR_COMPAT_SYSCALL = 2,  /* a 32-bit (ia32) syscall, whose numbers we do not decode */
 	VIGIL_CTR_SCRATCH_MISS = 3,    /* per-CPU scratch lookup failed (should never happen) */
+	VIGIL_CTR_FLOW_TABLE_FULL = 4, /* a flow could not be tracked (table full even after LRU eviction) */
+	VIGIL_CTR_DNS_MALFORMED = 5,   /* DNS messages that could not be parsed completely */
+	VIGIL_CTR_SEND_DEDUPED = 6,    /* datagrams to a peer the process already sent to */
 	VIGIL_CTR_MAX = 16,
 };
 
@@ -108,6 +123,9 @@ _Static_assert(sizeof(struct vigil_hdr) == 56, "vigil_hdr layout");
 #define VIGIL_EXEC_PREV_UNKNOWN (1u << 8) /* the process was not in the kernel table: prev_exe is empty */
 #define VIGIL_EXEC_CWD_TRUNC (1u << 9)
 #define VIGIL_EXEC_SECUREEXEC (1u << 10)  /* setuid/setgid/file-capability exec (AT_SECURE) */
+#define VIGIL_EXEC_STDIN_SOCKET (1u << 11)  /* fd 0 is a network socket when the program starts */
+#define VIGIL_EXEC_STDOUT_SOCKET (1u << 12)
+#define VIGIL_EXEC_STDERR_SOCKET (1u << 13)
 
 struct vigil_exec {
 	struct vigil_hdr hdr;
@@ -130,6 +148,10 @@ struct vigil_exec {
 	__u32 net_ns;
 	__u32 vpid;       /* pid as seen inside its pid namespace */
 	char prev_comm[VIGIL_COMM_LEN];
+	/* when a stdio fd is a socket (VIGIL_EXEC_*_SOCKET): its peer */
+	__u16 stdio_family;
+	__u16 stdio_port;
+	__u8 stdio_addr[16];
 	/* string tail, in this order */
 	__u16 exe_len;      /* absolute path of the file that runs (for a script: the interpreter) */
 	__u16 filename_len; /* the path given to execve (AT_EXECFN) */
@@ -139,8 +161,9 @@ struct vigil_exec {
 	__u16 cwd_len;
 	__u16 prev_exe_len; /* what the process ran before this exec */
 	__u16 pad;
+	__u32 pad2;
 };
-_Static_assert(sizeof(struct vigil_exec) == 176, "vigil_exec layout");
+_Static_assert(sizeof(struct vigil_exec) == 200, "vigil_exec layout");
 
 struct vigil_fork {
 	struct vigil_hdr hdr; /* the parent */
@@ -210,5 +233,100 @@ struct vigil_file {
 	__u16 path2_len; /* rename/link: the destination; symlink: the target string as given */
 };
 _Static_assert(sizeof(struct vigil_file) == 120, "vigil_file layout");
+
+/* Network events. Addresses are 16 bytes: IPv4 in the first 4 (network order), IPv6 in all 16. */
+enum vigil_net_op {
+	VIGIL_NET_SOCKET = 1,      /* socket() */
+	VIGIL_NET_BIND = 2,
+	VIGIL_NET_LISTEN = 3,
+	VIGIL_NET_CONNECT = 4,     /* connect() returned (0, -EINPROGRESS, or an error) */
+	VIGIL_NET_ACCEPT = 5,      /* accept()/accept4() returned a connection */
+	VIGIL_NET_SEND = 6,        /* first datagram from this process to this peer (UDP sendto/sendmsg) */
+	VIGIL_NET_FLOW_START = 7,  /* a TCP connection is established (outgoing), or accepted (incoming) */
+	VIGIL_NET_FLOW_END = 8,    /* a tracked flow is closed: final byte and packet counts */
+	VIGIL_NET_FLOW_UPDATE = 9, /* a long flow's counts so far */
+	VIGIL_NET_DUP_STDIO = 10,  /* a socket was duplicated onto fd 0, 1 or 2 */
+};
+
+#define VIGIL_NET_DIR_OUT 1
+#define VIGIL_NET_DIR_IN 2
+#define VIGIL_NET_DIR_LISTEN 3
+
+#define VIGIL_NET_NAMES_TRUNC (1u << 0)   /* more DNS names than fit */
+#define VIGIL_NET_CLOSED_BY_REMOTE (1u << 1)
+#define VIGIL_NET_NEVER_ESTABLISHED (1u << 2) /* FLOW_END of a connection attempt that failed */
+#define VIGIL_NET_ABSTRACT (1u << 3)      /* unix socket in the abstract namespace: path starts with @ */
+#define VIGIL_NET_IDLE_END (1u << 4)      /* FLOW_END because a datagram flow was idle (no close hook for UDP) */
+
+struct vigil_net {
+	struct vigil_hdr hdr; /* for flow events: the process that opened the flow */
+	__u16 op;             /* enum vigil_net_op */
+	__u16 syscall;
+	__s32 fd;
+	__s64 ret;
+	__u16 family;         /* AF_INET, AF_INET6, AF_UNIX, AF_PACKET, ... */
+	__u16 sock_type;      /* SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, ... */
+	__u16 protocol;       /* IPPROTO_TCP, IPPROTO_UDP, ... */
+	__u16 direction;      /* VIGIL_NET_DIR_* */
+	__u16 lport;          /* host byte order */
+	__u16 rport;
+	__u32 flags;          /* VIGIL_NET_* */
+	__u8 laddr[16];
+	__u8 raddr[16];
+	__u64 cookie;         /* socket cookie: identifies the flow across events */
+	__u64 start_ktime;    /* flow events: when the flow started */
+	__u64 bytes_out;
+	__u64 bytes_in;
+	__u64 pkts_out;
+	__u64 pkts_in;
+	__u32 closer_pid;     /* FLOW_END: the process that closed it (0: the peer or the kernel) */
+	__u32 newfd;          /* DUP_STDIO: the stdio fd the socket now occupies */
+	/* string tail, in this order */
+	__u16 path_len;       /* unix socket path */
+	__u16 names_len;      /* DNS names the remote address was resolved from, NUL-separated */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct vigil_net) == 184, "vigil_net layout");
+
+#define VIGIL_DNS_MAX_ADDRS 8
+#define VIGIL_DNS_NAME_MAX 255
+
+#define VIGIL_DNS_RESPONSE (1u << 0)
+#define VIGIL_DNS_MALFORMED (1u << 1)      /* parsing stopped early; see the reason bits below */
+#define VIGIL_DNS_TRUNCATED (1u << 2)      /* the message ends before what its header announces */
+#define VIGIL_DNS_POINTER_LOOP (1u << 3)   /* compression pointers did not end within the hop bound */
+#define VIGIL_DNS_BAD_LABEL (1u << 4)      /* a label longer than 63 bytes or a reserved label type */
+#define VIGIL_DNS_NAME_TOO_LONG (1u << 5)  /* a name longer than 255 bytes */
+#define VIGIL_DNS_MORE_ANSWERS (1u << 6)   /* more answers than were parsed */
+
+struct vigil_dns_addr {
+	__u16 family;      /* AF_INET or AF_INET6 */
+	__u16 pad;
+	__u32 ttl;
+	__u8 addr[16];
+};
+
+struct vigil_dns {
+	struct vigil_hdr hdr;  /* the process owning the socket, when known (pid 0 otherwise) */
+	__u16 id;
+	__u16 dns_flags;       /* the header's flag word (QR, opcode, AA, TC, RD, RA, rcode) */
+	__u16 qtype;
+	__u16 rcode;
+	__u16 qdcount;
+	__u16 ancount;
+	__u16 family;          /* of the server address */
+	__u16 server_port;
+	__u8 server[16];
+	__u16 client_port;
+	__u16 naddrs;          /* entries used in addrs */
+	__u32 vflags;          /* VIGIL_DNS_* */
+	__u64 cookie;          /* socket cookie of the client socket */
+	struct vigil_dns_addr addrs[VIGIL_DNS_MAX_ADDRS];
+	/* string tail, in this order */
+	__u16 qname_len;       /* the name asked, dotted */
+	__u16 cnames_len;      /* CNAME targets in answer order, NUL-separated */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct vigil_dns) == 304, "vigil_dns layout");
 
 #endif /* VIGIL_ABI_H */

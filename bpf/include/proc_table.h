@@ -16,6 +16,12 @@
 
 #define PROC_PATH_MAX 256 /* exe and cwd kept here are prefixes; events carry full paths */
 
+/* proc_info.flags: fd 0/1/2 is an IPv4/IPv6 socket (bit = PROC_STDIN_SOCKET << fd) */
+#define PROC_STDIN_SOCKET (1u << 0)
+#define PROC_STDOUT_SOCKET (1u << 1)
+#define PROC_STDERR_SOCKET (1u << 2)
+#define PROC_STDIO_SOCKETS (PROC_STDIN_SOCKET | PROC_STDOUT_SOCKET | PROC_STDERR_SOCKET)
+
 struct proc_info {
 	__u32 pid;
 	__u32 ppid;
@@ -39,7 +45,9 @@ struct proc_info {
 	char comm[VIGIL_COMM_LEN];
 	__u16 exe_len;
 	__u16 cwd_len;
-	__u32 pad;
+	__u16 stdio_family; /* the peer of the socket on stdio */
+	__u16 stdio_port;
+	__u8 stdio_addr[16];
 	char exe[PROC_PATH_MAX];
 	char cwd[PROC_PATH_MAX];
 };

@@ -21,6 +21,8 @@ pub mod kind {
     pub const EXIT: u16 = 4;
     pub const FILE: u16 = 5;
     pub const CWD: u16 = 6;
+    pub const NET: u16 = 7;
+    pub const DNS: u16 = 8;
     pub const MAX: usize = 16;
 }
 
@@ -41,12 +43,22 @@ pub enum Hook {
     Truncate = 11,
     Mkdir = 12,
     Memfd = 13,
+    Socket = 14,
+    Bind = 15,
+    Listen = 16,
+    Connect = 17,
+    Accept = 18,
+    Send = 19,
+    TcpState = 20,
+    Dup = 21,
+    Skb = 22,
+    Dns = 23,
 }
 
 pub const HOOK_MAX: usize = 48;
 
 impl Hook {
-    pub const ALL: [Hook; 14] = [
+    pub const ALL: [Hook; 24] = [
         Hook::Fork,
         Hook::Exec,
         Hook::Exit,
@@ -61,6 +73,16 @@ impl Hook {
         Hook::Truncate,
         Hook::Mkdir,
         Hook::Memfd,
+        Hook::Socket,
+        Hook::Bind,
+        Hook::Listen,
+        Hook::Connect,
+        Hook::Accept,
+        Hook::Send,
+        Hook::TcpState,
+        Hook::Dup,
+        Hook::Skb,
+        Hook::Dns,
     ];
 
     pub fn name(self) -> &'static str {
@@ -79,6 +101,16 @@ impl Hook {
             Hook::Truncate => "truncate",
             Hook::Mkdir => "mkdir",
             Hook::Memfd => "memfd_create",
+            Hook::Socket => "socket",
+            Hook::Bind => "bind",
+            Hook::Listen => "listen",
+            Hook::Connect => "connect",
+            Hook::Accept => "accept",
+            Hook::Send => "send",
+            Hook::TcpState => "tcp_state",
+            Hook::Dup => "dup_stdio",
+            Hook::Skb => "skb",
+            Hook::Dns => "dns",
         }
     }
 
@@ -89,6 +121,16 @@ impl Hook {
             Hook::Exec => kind::EXEC,
             Hook::Exit => kind::EXIT,
             Hook::Cwd => kind::CWD,
+            Hook::Dns => kind::DNS,
+            Hook::Socket
+            | Hook::Bind
+            | Hook::Listen
+            | Hook::Connect
+            | Hook::Accept
+            | Hook::Send
+            | Hook::TcpState
+            | Hook::Dup
+            | Hook::Skb => kind::NET,
             _ => kind::FILE,
         }
     }
@@ -110,12 +152,18 @@ pub mod counter {
     pub const PROC_MISS: usize = 1;
     pub const COMPAT_SYSCALL: usize = 2;
     pub const SCRATCH_MISS: usize = 3;
+    pub const FLOW_TABLE_FULL: usize = 4;
+    pub const DNS_MALFORMED: usize = 5;
+    pub const SEND_DEDUPED: usize = 6;
     pub const MAX: usize = 16;
-    pub const NAMES: [(usize, &str); 4] = [
+    pub const NAMES: [(usize, &str); 7] = [
         (PATH_TRUNCATED, "path_truncated"),
         (PROC_MISS, "proc_table_miss"),
         (COMPAT_SYSCALL, "compat_syscall_ignored"),
         (SCRATCH_MISS, "scratch_miss"),
+        (FLOW_TABLE_FULL, "flow_table_full"),
+        (DNS_MALFORMED, "dns_malformed"),
+        (SEND_DEDUPED, "send_deduped"),
     ];
 }
 
@@ -132,6 +180,47 @@ pub mod exec_flag {
     pub const PREV_UNKNOWN: u32 = 1 << 8;
     pub const CWD_TRUNC: u32 = 1 << 9;
     pub const SECUREEXEC: u32 = 1 << 10;
+    pub const STDIN_SOCKET: u32 = 1 << 11;
+    pub const STDOUT_SOCKET: u32 = 1 << 12;
+    pub const STDERR_SOCKET: u32 = 1 << 13;
+}
+
+/// `enum vigil_net_op`.
+pub mod net_op {
+    pub const SOCKET: u16 = 1;
+    pub const BIND: u16 = 2;
+    pub const LISTEN: u16 = 3;
+    pub const CONNECT: u16 = 4;
+    pub const ACCEPT: u16 = 5;
+    pub const SEND: u16 = 6;
+    pub const FLOW_START: u16 = 7;
+    pub const FLOW_END: u16 = 8;
+    pub const FLOW_UPDATE: u16 = 9;
+    pub const DUP_STDIO: u16 = 10;
+}
+
+/// `VIGIL_NET_*` flags and directions.
+pub mod net_flag {
+    pub const NAMES_TRUNC: u32 = 1 << 0;
+    pub const CLOSED_BY_REMOTE: u32 = 1 << 1;
+    pub const NEVER_ESTABLISHED: u32 = 1 << 2;
+    pub const ABSTRACT: u32 = 1 << 3;
+    pub const IDLE_END: u32 = 1 << 4;
+    pub const DIR_OUT: u16 = 1;
+    pub const DIR_IN: u16 = 2;
+    pub const DIR_LISTEN: u16 = 3;
+}
+
+/// `VIGIL_DNS_*` flags.
+pub mod dns_flag {
+    pub const RESPONSE: u32 = 1 << 0;
+    pub const MALFORMED: u32 = 1 << 1;
+    pub const TRUNCATED: u32 = 1 << 2;
+    pub const POINTER_LOOP: u32 = 1 << 3;
+    pub const BAD_LABEL: u32 = 1 << 4;
+    pub const NAME_TOO_LONG: u32 = 1 << 5;
+    pub const MORE_ANSWERS: u32 = 1 << 6;
+    pub const MAX_ADDRS: usize = 8;
 }
 
 /// `VIGIL_FILE_*` flags.
@@ -217,6 +306,9 @@ wire_struct!(
         net_ns: u32,
         vpid: u32,
         prev_comm: [u8; COMM_LEN],
+        stdio_family: u16,
+        stdio_port: u16,
+        stdio_addr: [u8; 16],
         exe_len: u16,
         filename_len: u16,
         interp_len: u16,
@@ -225,6 +317,7 @@ wire_struct!(
         cwd_len: u16,
         prev_exe_len: u16,
         pad: u16,
+        pad2: u32,
     }
 );
 
@@ -281,6 +374,91 @@ wire_struct!(
     }
 );
 
+wire_struct!(
+    /// `struct vigil_net`
+    RawNet {
+        hdr: RawHdr,
+        op: u16,
+        syscall: u16,
+        fd: i32,
+        ret: i64,
+        family: u16,
+        sock_type: u16,
+        protocol: u16,
+        direction: u16,
+        lport: u16,
+        rport: u16,
+        flags: u32,
+        laddr: [u8; 16],
+        raddr: [u8; 16],
+        cookie: u64,
+        start_ktime: u64,
+        bytes_out: u64,
+        bytes_in: u64,
+        pkts_out: u64,
+        pkts_in: u64,
+        closer_pid: u32,
+        newfd: u32,
+        path_len: u16,
+        names_len: u16,
+        pad: u32,
+    }
+);
+
+wire_struct!(
+    /// `struct vigil_dns_addr`
+    RawDnsAddr {
+        family: u16,
+        pad: u16,
+        ttl: u32,
+        addr: [u8; 16],
+    }
+);
+
+wire_struct!(
+    /// `struct vigil_dns`
+    RawDns {
+        hdr: RawHdr,
+        id: u16,
+        dns_flags: u16,
+        qtype: u16,
+        rcode: u16,
+        qdcount: u16,
+        ancount: u16,
+        family: u16,
+        server_port: u16,
+        server: [u8; 16],
+        client_port: u16,
+        naddrs: u16,
+        vflags: u32,
+        cookie: u64,
+        addrs: DnsAddrs,
+        qname_len: u16,
+        cnames_len: u16,
+        pad: u32,
+    }
+);
+
+/// The fixed array of answers in `struct vigil_dns`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DnsAddrs(pub [RawDnsAddr; dns_flag::MAX_ADDRS]);
+
+impl Wire for DnsAddrs {
+    const SIZE: usize = RawDnsAddr::SIZE * dns_flag::MAX_ADDRS;
+    fn read(r: &mut Reader<'_>) -> Option<Self> {
+        let mut out = DnsAddrs::default();
+        for slot in out.0.iter_mut() {
+            *slot = RawDnsAddr::read(r)?;
+        }
+        Some(out)
+    }
+    fn write(&self, w: &mut Writer) {
+        for a in &self.0 {
+            a.write(w);
+        }
+    }
+}
+
 impl RawExec {
     pub fn tail_lens(&self) -> [u16; 7] {
         [
@@ -310,6 +488,8 @@ mod tests {
             ("vigil_exit", RawExit::SIZE),
             ("vigil_cwd", RawCwd::SIZE),
             ("vigil_file", RawFile::SIZE),
+            ("vigil_net", RawNet::SIZE),
+            ("vigil_dns", RawDns::SIZE),
         ] {
             let needle = format!("sizeof(struct {c_name}) == ");
             let at = header
@@ -342,7 +522,15 @@ mod tests {
         assert_eq!(define("VIGIL_ENV_MAX"), ENV_MAX);
         assert_eq!(define("VIGIL_RECORD_MAX"), RECORD_MAX);
         for hook in Hook::ALL {
-            let c_name = format!("VIGIL_HOOK_{} = {},", format!("{hook:?}").to_uppercase(), hook as usize);
+            // TcpState -> TCP_STATE
+            let mut snake = String::new();
+            for (i, c) in format!("{hook:?}").chars().enumerate() {
+                if c.is_uppercase() && i > 0 {
+                    snake.push('_');
+                }
+                snake.push(c.to_ascii_uppercase());
+            }
+            let c_name = format!("VIGIL_HOOK_{snake} = {},", hook as usize);
             assert!(header.contains(&c_name), "C header lacks `{c_name}`");
         }
     }

@@ -10,8 +10,13 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::abi::{self, kind, RawCwd, RawExec, RawExit, RawFile, RawFork, RawHdr};
-use crate::model::{Body, Cwd, Event, Exec, Exit, File, FileOp, Fork, Text};
+use crate::abi::{
+    self, kind, DnsAddrs, RawCwd, RawDns, RawDnsAddr, RawExec, RawExit, RawFile, RawFork, RawHdr, RawNet,
+};
+use crate::model::{
+    ip_from_raw, ip_to_raw, Body, Cwd, Dns, DnsAnswer, Endpoint, Event, Exec, Exit, File, FileOp, Fork, Net, NetOp,
+    Text, AF_INET, AF_INET6,
+};
 use crate::wire::{Reader, Wire, Writer};
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -77,10 +82,13 @@ impl Decoder {
         match decode(record) {
             Ok(ev) => {
                 *self.stats.decoded.entry(ev.body.kind_name()).or_default() += 1;
-                if let Body::File(f) = &ev.body {
-                    if matches!(f.op, FileOp::Unknown(_)) {
-                        self.stats.unknown_values += 1;
-                    }
+                let unknown = match &ev.body {
+                    Body::File(f) => matches!(f.op, FileOp::Unknown(_)),
+                    Body::Net(n) => matches!(n.op, NetOp::Unknown(_)),
+                    _ => false,
+                };
+                if unknown {
+                    self.stats.unknown_values += 1;
                 }
                 Ok(ev)
             }
@@ -143,6 +151,10 @@ pub fn decode(record: &[u8]) -> Result<Event, DecodeError> {
                 env: Text::split_nul(env),
                 cwd: Text::new(cwd),
                 prev_exe: (!prev_exe.is_empty()).then(|| Text::new(prev_exe)),
+                stdio_peer: ip_from_raw(raw.stdio_family, &raw.stdio_addr).map(|addr| Endpoint {
+                    addr,
+                    port: raw.stdio_port,
+                }),
             });
             if hdr.kind == kind::EXEC {
                 Body::Exec(exec)
@@ -209,6 +221,59 @@ pub fn decode(record: &[u8]) -> Result<Event, DecodeError> {
                 path2,
             }))
         }
+        kind::NET => {
+            let raw: RawNet = fixed(&mut r)?;
+            let [path, names] = tail(&mut r, [raw.path_len, raw.names_len])?;
+            Body::Net(Box::new(Net {
+                op: NetOp::from_raw(raw.op),
+                syscall: raw.syscall,
+                fd: raw.fd,
+                ret: raw.ret,
+                family: raw.family,
+                sock_type: raw.sock_type,
+                protocol: raw.protocol,
+                direction: raw.direction,
+                lport: raw.lport,
+                rport: raw.rport,
+                flags: raw.flags,
+                laddr: ip_from_raw(raw.family, &raw.laddr),
+                raddr: ip_from_raw(raw.family, &raw.raddr),
+                cookie: raw.cookie,
+                start_ktime: raw.start_ktime,
+                bytes_out: raw.bytes_out,
+                bytes_in: raw.bytes_in,
+                pkts_out: raw.pkts_out,
+                pkts_in: raw.pkts_in,
+                closer_pid: raw.closer_pid,
+                newfd: raw.newfd,
+                unix_path: (!path.is_empty()).then(|| Text::new(path)),
+                names: Text::split_nul(names),
+            }))
+        }
+        kind::DNS => {
+            let raw: RawDns = fixed(&mut r)?;
+            let [qname, cnames] = tail(&mut r, [raw.qname_len, raw.cnames_len])?;
+            let n = (raw.naddrs as usize).min(abi::dns_flag::MAX_ADDRS);
+            Body::Dns(Box::new(Dns {
+                id: raw.id,
+                dns_flags: raw.dns_flags,
+                qtype: raw.qtype,
+                rcode: raw.rcode,
+                qdcount: raw.qdcount,
+                ancount: raw.ancount,
+                server: ip_from_raw(raw.family, &raw.server),
+                server_port: raw.server_port,
+                client_port: raw.client_port,
+                vflags: raw.vflags,
+                cookie: raw.cookie,
+                answers: raw.addrs.0[..n]
+                    .iter()
+                    .filter_map(|a| ip_from_raw(a.family, &a.addr).map(|addr| DnsAnswer { addr, ttl: a.ttl }))
+                    .collect(),
+                qname: Text::new(qname),
+                cnames: Text::split_nul(cnames),
+            }))
+        }
         other => return Err(DecodeError::UnknownKind(other)),
     };
     Ok(Event {
@@ -269,6 +334,18 @@ pub fn clean_path(path: &[u8]) -> Text {
         out.push(b'/');
     }
     Text::new(out)
+}
+
+/// Strings separated by NULs, none after the last (the kernel's names lists).
+fn join_nul(v: &[Text]) -> Vec<u8> {
+    let mut b = Vec::new();
+    for (i, t) in v.iter().enumerate() {
+        if i > 0 {
+            b.push(0);
+        }
+        b.extend_from_slice(t.as_bytes());
+    }
+    b
 }
 
 /// Encodes an event into the record the kernel would have written. Used for the
@@ -344,6 +421,13 @@ pub fn encode(ev: &Event) -> Vec<u8> {
                 net_ns: x.net_ns,
                 vpid: x.vpid,
                 prev_comm,
+                stdio_family: match x.stdio_peer.map(|p| p.addr) {
+                    Some(std::net::IpAddr::V4(_)) => AF_INET,
+                    Some(std::net::IpAddr::V6(_)) => AF_INET6,
+                    None => 0,
+                },
+                stdio_port: x.stdio_peer.map_or(0, |p| p.port),
+                stdio_addr: ip_to_raw(x.stdio_peer.map(|p| p.addr)),
                 exe_len: len16(&tails[0]),
                 filename_len: len16(&tails[1]),
                 interp_len: len16(&tails[2]),
@@ -352,6 +436,7 @@ pub fn encode(ev: &Event) -> Vec<u8> {
                 cwd_len: len16(&tails[5]),
                 prev_exe_len: len16(&tails[6]),
                 pad: 0,
+                pad2: 0,
             }
             .write(&mut w);
         }
@@ -414,6 +499,79 @@ pub fn encode(ev: &Event) -> Vec<u8> {
                 i_mode: f.i_mode,
                 path_len: len16(&tails[0]),
                 path2_len: len16(&tails[1]),
+            }
+            .write(&mut w);
+        }
+        Body::Net(n) => {
+            hdr.kind = kind::NET;
+            tails = vec![
+                n.unix_path.as_ref().map(|p| p.as_bytes().to_vec()).unwrap_or_default(),
+                join_nul(&n.names),
+            ];
+            RawNet {
+                hdr,
+                op: n.op.to_raw(),
+                syscall: n.syscall,
+                fd: n.fd,
+                ret: n.ret,
+                family: n.family,
+                sock_type: n.sock_type,
+                protocol: n.protocol,
+                direction: n.direction,
+                lport: n.lport,
+                rport: n.rport,
+                flags: n.flags,
+                laddr: ip_to_raw(n.laddr),
+                raddr: ip_to_raw(n.raddr),
+                cookie: n.cookie,
+                start_ktime: n.start_ktime,
+                bytes_out: n.bytes_out,
+                bytes_in: n.bytes_in,
+                pkts_out: n.pkts_out,
+                pkts_in: n.pkts_in,
+                closer_pid: n.closer_pid,
+                newfd: n.newfd,
+                path_len: len16(&tails[0]),
+                names_len: len16(&tails[1]),
+                pad: 0,
+            }
+            .write(&mut w);
+        }
+        Body::Dns(d) => {
+            hdr.kind = kind::DNS;
+            tails = vec![d.qname.as_bytes().to_vec(), join_nul(&d.cnames)];
+            let mut addrs = DnsAddrs::default();
+            for (slot, a) in addrs.0.iter_mut().zip(&d.answers) {
+                *slot = RawDnsAddr {
+                    family: if a.addr.is_ipv4() { AF_INET } else { AF_INET6 },
+                    pad: 0,
+                    ttl: a.ttl,
+                    addr: ip_to_raw(Some(a.addr)),
+                };
+            }
+            RawDns {
+                hdr,
+                id: d.id,
+                dns_flags: d.dns_flags,
+                qtype: d.qtype,
+                rcode: d.rcode,
+                qdcount: d.qdcount,
+                ancount: d.ancount,
+                family: match d.server {
+                    Some(std::net::IpAddr::V4(_)) => AF_INET,
+                    Some(std::net::IpAddr::V6(_)) => AF_INET6,
+                    None => 0,
+                },
+                server_port: d.server_port,
+                server: ip_to_raw(d.server),
+                client_port: d.client_port,
+                naddrs: d.answers.len().min(abi::dns_flag::MAX_ADDRS) as u16,
+                vflags: d.vflags,
+                cookie: d.cookie,
+                addrs,
+                qname_len: len16(&tails[0]),
+                cnames_len: len16(&tails[1]),
+                pad: 0,
             }
             .write(&mut w);
         }

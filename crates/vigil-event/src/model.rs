@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde::{Serialize, Serializer};
 
@@ -134,6 +135,8 @@ pub enum Body {
     Exit(Exit),
     File(Box<File>),
     Cwd(Cwd),
+    Net(Box<Net>),
+    Dns(Box<Dns>),
 }
 
 impl Body {
@@ -145,6 +148,8 @@ impl Body {
             Body::Exit(_) => "exit",
             Body::File(_) => "file",
             Body::Cwd(_) => "chdir",
+            Body::Net(_) => "net",
+            Body::Dns(_) => "dns",
         }
     }
 }
@@ -177,6 +182,8 @@ pub struct Exec {
     pub env: Vec<Text>,
     pub cwd: Text,
     pub prev_exe: Option<Text>,
+    /// When a stdio fd is an IPv4/IPv6 socket at exec (flags `STD*_SOCKET`): its peer.
+    pub stdio_peer: Option<Endpoint>,
 }
 
 impl Exec {
@@ -314,6 +321,165 @@ impl File {
 
     pub fn failed(&self) -> bool {
         self.ret < 0
+    }
+}
+
+/// An address family number (AF_*) and 16 address bytes, as the kernel writes them.
+pub fn ip_from_raw(family: u16, raw: &[u8; 16]) -> Option<IpAddr> {
+    match family {
+        AF_INET => Some(IpAddr::V4(Ipv4Addr::new(raw[0], raw[1], raw[2], raw[3]))),
+        AF_INET6 => Some(IpAddr::V6(Ipv6Addr::from(*raw))),
+        _ => None,
+    }
+}
+
+pub fn ip_to_raw(addr: Option<IpAddr>) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    match addr {
+        Some(IpAddr::V4(a)) => out[..4].copy_from_slice(&a.octets()),
+        Some(IpAddr::V6(a)) => out = a.octets(),
+        None => {}
+    }
+    out
+}
+
+pub const AF_UNIX: u16 = 1;
+pub const AF_INET: u16 = 2;
+pub const AF_INET6: u16 = 10;
+pub const AF_PACKET: u16 = 17;
+
+/// An IP address and port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Endpoint {
+    pub addr: IpAddr,
+    pub port: u16,
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.addr {
+            IpAddr::V4(a) => write!(f, "{a}:{}", self.port),
+            IpAddr::V6(a) => write!(f, "[{a}]:{}", self.port),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NetOp {
+    Socket,
+    Bind,
+    Listen,
+    Connect,
+    Accept,
+    Send,
+    FlowStart,
+    FlowEnd,
+    FlowUpdate,
+    DupStdio,
+    Unknown(u16),
+}
+
+impl NetOp {
+    const TABLE: [(u16, NetOp, &'static str); 10] = [
+        (crate::abi::net_op::SOCKET, NetOp::Socket, "socket"),
+        (crate::abi::net_op::BIND, NetOp::Bind, "bind"),
+        (crate::abi::net_op::LISTEN, NetOp::Listen, "listen"),
+        (crate::abi::net_op::CONNECT, NetOp::Connect, "connect"),
+        (crate::abi::net_op::ACCEPT, NetOp::Accept, "accept"),
+        (crate::abi::net_op::SEND, NetOp::Send, "send"),
+        (crate::abi::net_op::FLOW_START, NetOp::FlowStart, "flow_start"),
+        (crate::abi::net_op::FLOW_END, NetOp::FlowEnd, "flow_end"),
+        (crate::abi::net_op::FLOW_UPDATE, NetOp::FlowUpdate, "flow_update"),
+        (crate::abi::net_op::DUP_STDIO, NetOp::DupStdio, "dup_stdio"),
+    ];
+
+    pub fn from_raw(op: u16) -> Self {
+        Self::TABLE
+            .iter()
+            .find(|t| t.0 == op)
+            .map(|t| t.1)
+            .unwrap_or(NetOp::Unknown(op))
+    }
+
+    pub fn to_raw(self) -> u16 {
+        match self {
+            NetOp::Unknown(n) => n,
+            op => Self::TABLE.iter().find(|t| t.1 == op).map(|t| t.0).unwrap_or(0),
+        }
+    }
+
+    pub fn name(self) -> Cow<'static, str> {
+        match self {
+            NetOp::Unknown(n) => Cow::Owned(format!("unknown({n})")),
+            op => Cow::Borrowed(Self::TABLE.iter().find(|t| t.1 == op).map(|t| t.2).unwrap_or("unknown")),
+        }
+    }
+}
+
+/// A socket or flow event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Net {
+    pub op: NetOp,
+    pub syscall: u16,
+    pub fd: i32,
+    pub ret: i64,
+    pub family: u16,
+    pub sock_type: u16,
+    pub protocol: u16,
+    /// 1 outgoing, 2 incoming, 3 listening, 0 unknown.
+    pub direction: u16,
+    pub lport: u16,
+    pub rport: u16,
+    pub flags: u32,
+    pub laddr: Option<IpAddr>,
+    pub raddr: Option<IpAddr>,
+    pub cookie: u64,
+    pub start_ktime: u64,
+    pub bytes_out: u64,
+    pub bytes_in: u64,
+    pub pkts_out: u64,
+    pub pkts_in: u64,
+    pub closer_pid: u32,
+    pub newfd: u32,
+    pub unix_path: Option<Text>,
+    /// DNS names the remote address was resolved from (the name asked first).
+    pub names: Vec<Text>,
+}
+
+impl Net {
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsAnswer {
+    pub addr: IpAddr,
+    pub ttl: u32,
+}
+
+/// A DNS query or response seen on the wire.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dns {
+    pub id: u16,
+    pub dns_flags: u16,
+    pub qtype: u16,
+    pub rcode: u16,
+    pub qdcount: u16,
+    pub ancount: u16,
+    pub server: Option<IpAddr>,
+    pub server_port: u16,
+    pub client_port: u16,
+    pub vflags: u32,
+    pub cookie: u64,
+    pub answers: Vec<DnsAnswer>,
+    pub qname: Text,
+    pub cnames: Vec<Text>,
+}
+
+impl Dns {
+    pub fn has(&self, flag: u32) -> bool {
+        self.vflags & flag != 0
     }
 }
 

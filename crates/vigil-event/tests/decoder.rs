@@ -1,6 +1,7 @@
 //! The decoder against well-formed, truncated, corrupted and hostile records.
 
 use vigil_event::abi::{self, exec_flag, file_flag, kind};
+use vigil_event::model::{Dns, DnsAnswer, Endpoint, Net, NetOp};
 use vigil_event::{decode, encode, Body, Cwd, Decoder, Event, Exec, Exit, File, FileOp, Fork, Text};
 
 fn event(body: Body) -> Event {
@@ -35,6 +36,10 @@ fn sample_exec() -> Exec {
         env: vec!["PATH=/bin".into(), "LD_PRELOAD=/tmp/x.so".into()],
         cwd: "/home/u".into(),
         prev_exe: Some("/bin/sh".into()),
+        stdio_peer: Some(Endpoint {
+            addr: "::1".parse().unwrap(),
+            port: 4444,
+        }),
         ..Exec::default()
     }
 }
@@ -73,6 +78,81 @@ fn samples() -> Vec<Event> {
             i_mode: 0,
             path: "/etc/passwd".into(),
             path2: Some("/etc/passwd-".into()),
+        }))),
+        event(Body::Net(Box::new(Net {
+            op: NetOp::FlowEnd,
+            syscall: 0,
+            fd: -1,
+            ret: 0,
+            family: 10,
+            sock_type: 1,
+            protocol: 6,
+            direction: 1,
+            lport: 40000,
+            rport: 443,
+            flags: 2,
+            laddr: Some("::1".parse().unwrap()),
+            raddr: Some("2001:db8::1".parse().unwrap()),
+            cookie: 99,
+            start_ktime: 5,
+            bytes_out: 10,
+            bytes_in: 20,
+            pkts_out: 1,
+            pkts_in: 2,
+            closer_pid: 42,
+            newfd: 0,
+            unix_path: None,
+            names: vec!["api.example.com".into(), "edge.example.net".into()],
+        }))),
+        event(Body::Net(Box::new(Net {
+            op: NetOp::Connect,
+            syscall: 42,
+            fd: 5,
+            ret: -2,
+            family: 1,
+            sock_type: 1,
+            protocol: 0,
+            direction: 1,
+            lport: 0,
+            rport: 0,
+            flags: 0,
+            laddr: None,
+            raddr: None,
+            cookie: 0,
+            start_ktime: 0,
+            bytes_out: 0,
+            bytes_in: 0,
+            pkts_out: 0,
+            pkts_in: 0,
+            closer_pid: 0,
+            newfd: 0,
+            unix_path: Some("/var/run/docker.sock".into()),
+            names: vec![],
+        }))),
+        event(Body::Dns(Box::new(Dns {
+            id: 7,
+            dns_flags: 0x8180,
+            qtype: 28,
+            rcode: 0,
+            qdcount: 1,
+            ancount: 3,
+            server: Some("10.0.0.53".parse().unwrap()),
+            server_port: 53,
+            client_port: 33333,
+            vflags: 1,
+            cookie: 3,
+            answers: vec![
+                DnsAnswer {
+                    addr: "1.2.3.4".parse().unwrap(),
+                    ttl: 30,
+                },
+                DnsAnswer {
+                    addr: "2001:db8::7".parse().unwrap(),
+                    ttl: 31,
+                },
+            ],
+            qname: "www.example.com".into(),
+            cnames: vec!["cdn.example.net".into()],
         }))),
     ]
 }
@@ -123,7 +203,7 @@ fn corrupted_headers_are_rejected_with_a_reason() {
 
     // a string length that points past the end of the record
     let mut bad_tail = rec.clone();
-    let off = 160; // offset of exe_len in struct vigil_exec
+    let off = 180; // offset of exe_len in struct vigil_exec
     bad_tail[off..off + 2].copy_from_slice(&u16::MAX.to_le_bytes());
     assert_eq!(d.decode(&bad_tail).unwrap_err().reason(), "tail_mismatch");
 
@@ -164,8 +244,22 @@ fn oversized_record_is_rejected() {
 }
 
 #[test]
+fn unknown_net_op_is_kept_and_counted() {
+    let mut ev = samples().into_iter().find(|e| matches!(e.body, Body::Net(_))).unwrap();
+    if let Body::Net(n) = &mut ev.body {
+        n.op = NetOp::Unknown(99);
+    }
+    let mut d = Decoder::new();
+    let Body::Net(n) = d.decode(&encode(&ev)).unwrap().body else {
+        panic!("not net")
+    };
+    assert_eq!(n.op, NetOp::Unknown(99));
+    assert_eq!(d.stats.unknown_values, 1);
+}
+
+#[test]
 fn unknown_file_op_is_kept_and_counted() {
-    let mut ev = samples().pop().unwrap();
+    let mut ev = samples().into_iter().find(|e| matches!(e.body, Body::File(_))).unwrap();
     if let Body::File(f) = &mut ev.body {
         f.op = FileOp::Unknown(77);
     }
@@ -181,7 +275,7 @@ fn unknown_file_op_is_kept_and_counted() {
 #[test]
 fn non_utf8_names_survive_and_serialize_escaped() {
     let name: &[u8] = b"/tmp/caf\xe9\xff\\x";
-    let mut ev = samples().pop().unwrap();
+    let mut ev = samples().into_iter().find(|e| matches!(e.body, Body::File(_))).unwrap();
     if let Body::File(f) = &mut ev.body {
         f.path = Text::new(name);
         f.path2 = None;
@@ -212,7 +306,7 @@ fn huge_argv_is_bounded_by_the_record_limits() {
 
 #[test]
 fn joined_paths_are_cleaned() {
-    let mut ev = samples().pop().unwrap();
+    let mut ev = samples().into_iter().find(|e| matches!(e.body, Body::File(_))).unwrap();
     if let Body::File(f) = &mut ev.body {
         f.vflags = file_flag::JOINED;
         f.path = "/home/u/./a//b/../c".into();

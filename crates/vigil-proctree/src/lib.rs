@@ -10,6 +10,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use serde::Serialize;
+use vigil_event::abi::exec_flag;
+use vigil_event::model::{Endpoint, NetOp};
 use vigil_event::{Body, Event, Exec, Text};
 
 /// One process as last seen.
@@ -49,6 +51,11 @@ pub struct Process {
     pub exit_ktime: Option<u64>,
     /// Known only from the /proc snapshot (no exec seen since start).
     pub from_snapshot: bool,
+    /// Bit n set: fd n (0, 1, 2) is an IPv4/IPv6 socket (from exec, dup onto stdio, inheritance).
+    pub stdio_sockets: u8,
+    /// The peer of that socket.
+    #[serde(skip)]
+    pub stdio_peer: Option<Endpoint>,
 }
 
 impl Process {
@@ -84,6 +91,8 @@ impl Process {
             exit_status: None,
             exit_ktime: None,
             from_snapshot,
+            stdio_sockets: ((x.flags / exec_flag::STDIN_SOCKET) & 0b111) as u8,
+            stdio_peer: x.stdio_peer,
         }
     }
 
@@ -235,12 +244,20 @@ impl ProcessTree {
                     Arc::make_mut(p).cwd = c.cwd.clone();
                 }
             }
-            Body::File(_) => {}
+            Body::Net(n) if n.op == NetOp::DupStdio && n.newfd < 3 => {
+                if let Some(p) = self.procs.get_mut(&ev.pid) {
+                    let p = Arc::make_mut(p);
+                    p.stdio_sockets |= 1 << n.newfd;
+                    p.stdio_peer = n.raddr.map(|addr| Endpoint { addr, port: n.rport });
+                }
+            }
+            Body::File(_) | Body::Net(_) | Body::Dns(_) => {}
         }
         match self.procs.get(&ev.pid) {
             Some(p) => Some(Arc::clone(p)),
             None => {
-                if !matches!(ev.body, Body::Exit(_) | Body::Fork(_)) {
+                // DNS answers and flow ends can come from no known process (softirq, pid 0).
+                if ev.pid != 0 && !matches!(ev.body, Body::Exit(_) | Body::Fork(_)) {
                     self.stats.unknown_pid += 1;
                 }
                 None

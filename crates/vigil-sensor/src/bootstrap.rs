@@ -8,7 +8,11 @@ use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
 use vigil_event::abi::exec_flag;
+use vigil_event::model::Endpoint;
 use vigil_event::{encode, Body, Event, Exec, Text};
 
 /// Nanoseconds of CLOCK_BOOTTIME now: the clock of every kernel timestamp.
@@ -31,11 +35,12 @@ fn clock_ns(clock: libc::clockid_t) -> u64 {
 /// Snapshot records for every process in /proc, parents before children.
 pub fn snapshot(proc_root: &Path) -> Vec<Vec<u8>> {
     let now = boot_time_ns();
+    let peers = socket_peers(proc_root);
     let mut events: Vec<Event> = match fs::read_dir(proc_root) {
         Ok(dir) => dir
             .filter_map(|e| e.ok())
             .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()))
-            .filter_map(|pid| read_process(&proc_root.join(pid.to_string()), pid, now))
+            .filter_map(|pid| read_process(&proc_root.join(pid.to_string()), pid, now, &peers))
             .collect(),
         Err(_) => Vec::new(),
     };
@@ -47,7 +52,47 @@ pub fn snapshot(proc_root: &Path) -> Vec<Vec<u8>> {
     events.iter().map(encode).collect()
 }
 
-fn read_process(dir: &Path, pid: u32, now: u64) -> Option<Event> {
+/// Remote ends of IPv4/IPv6 sockets by inode, from /proc/net/{tcp,tcp6,udp,udp6}.
+fn socket_peers(proc_root: &Path) -> HashMap<u64, Endpoint> {
+    let mut out = HashMap::new();
+    for table in ["tcp", "tcp6", "udp", "udp6"] {
+        let Ok(text) = fs::read_to_string(proc_root.join("net").join(table)) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let (Some(remote), Some(inode)) = (f.get(2), f.get(9).and_then(|i| i.parse::<u64>().ok())) else {
+                continue;
+            };
+            if let Some(ep) = parse_proc_net_addr(remote) {
+                out.insert(inode, ep);
+            }
+        }
+    }
+    out
+}
+
+/// "0100007F:1F90" (IPv4, host-order words) or 32 hex digits (IPv6) and a port.
+fn parse_proc_net_addr(s: &str) -> Option<Endpoint> {
+    let (addr, port) = s.split_once(':')?;
+    let port = u16::from_str_radix(port, 16).ok()?;
+    let addr = match addr.len() {
+        8 => IpAddr::V4(Ipv4Addr::from(u32::from_str_radix(addr, 16).ok()?.to_le_bytes())),
+        32 => {
+            let mut b = [0u8; 16];
+            for (i, chunk) in b.chunks_mut(4).enumerate() {
+                let w = u32::from_str_radix(addr.get(i * 8..i * 8 + 8)?, 16).ok()?;
+                chunk.copy_from_slice(&w.to_le_bytes());
+            }
+            let v6 = Ipv6Addr::from(b);
+            v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6))
+        }
+        _ => return None,
+    };
+    Some(Endpoint { addr, port })
+}
+
+fn read_process(dir: &Path, pid: u32, now: u64, peers: &HashMap<u64, Endpoint>) -> Option<Event> {
     let stat = fs::read(dir.join("stat")).ok()?;
     let stat = ProcStat::parse(&stat)?;
     let status = fs::read_to_string(dir.join("status")).unwrap_or_default();
@@ -110,6 +155,21 @@ fn read_process(dir: &Path, pid: u32, now: u64) -> Option<Event> {
         })
         .unwrap_or_default();
     let cgroup_id = cgroup_id(dir);
+    // stdio on a network socket: a reverse shell that was already running
+    let mut stdio_peer = None;
+    for fd in 0..3u32 {
+        let target = fs::read_link(dir.join("fd").join(fd.to_string())).ok();
+        let inode = target.as_ref().and_then(|t| {
+            let s = t.to_string_lossy();
+            s.strip_prefix("socket:[")
+                .and_then(|r| r.strip_suffix(']'))
+                .and_then(|i| i.parse::<u64>().ok())
+        });
+        if let Some(ep) = inode.and_then(|i| peers.get(&i)) {
+            flags |= exec_flag::STDIN_SOCKET << fd;
+            stdio_peer = Some(*ep);
+        }
+    }
 
     Some(Event {
         ktime: now,
@@ -146,6 +206,7 @@ fn read_process(dir: &Path, pid: u32, now: u64) -> Option<Event> {
             env,
             cwd: link("cwd").unwrap_or_default(),
             prev_exe: None,
+            stdio_peer,
         })),
     })
 }
@@ -248,6 +309,17 @@ mod tests {
             }
         }
         assert!(found, "our own process is missing from the snapshot");
+    }
+
+    #[test]
+    fn proc_net_addresses() {
+        let v4 = parse_proc_net_addr("0100007F:1F90").unwrap();
+        assert_eq!(v4.to_string(), "127.0.0.1:8080");
+        let v6 = parse_proc_net_addr("00000000000000000000000001000000:0035").unwrap();
+        assert_eq!(v6.to_string(), "[::1]:53");
+        let mapped = parse_proc_net_addr("0000000000000000FFFF00000100007F:0050").unwrap();
+        assert_eq!(mapped.to_string(), "127.0.0.1:80");
+        assert!(parse_proc_net_addr("zz:1").is_none());
     }
 
     #[test]

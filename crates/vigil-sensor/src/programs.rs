@@ -13,6 +13,10 @@ pub enum Attach {
     SysExitTail(&'static [&'static str]),
     /// A BPF iterator run once at start.
     Iter(&'static str),
+    /// A BPF iterator over a map, run periodically by the agent.
+    MapIter(&'static str),
+    /// A cgroup skb program on the root cgroup v2 ("ingress" or "egress").
+    CgroupSkb(&'static str),
 }
 
 /// A feature group: programs that only make sense together.
@@ -20,6 +24,7 @@ pub enum Attach {
 pub enum Group {
     Process,
     Files,
+    Network,
     Seed,
 }
 
@@ -28,6 +33,7 @@ impl Group {
         match self {
             Group::Process => "process",
             Group::Files => "files",
+            Group::Network => "network",
             Group::Seed => "seed",
         }
     }
@@ -164,6 +170,94 @@ pub const PROGRAMS: &[ProgramSpec] = &[
         hook: Some(Hook::Cwd),
         group_critical: false,
         what: "working directory changes",
+    },
+    ProgramSpec {
+        name: "exit_socket",
+        group: Group::Network,
+        attach: Attach::SysExitTail(&["socket"]),
+        hook: Some(Hook::Socket),
+        group_critical: false,
+        what: "socket creation",
+    },
+    ProgramSpec {
+        name: "exit_bind",
+        group: Group::Network,
+        attach: Attach::SysExitTail(&["bind"]),
+        hook: Some(Hook::Bind),
+        group_critical: false,
+        what: "bind (address, port, unix path)",
+    },
+    ProgramSpec {
+        name: "exit_listen",
+        group: Group::Network,
+        attach: Attach::SysExitTail(&["listen"]),
+        hook: Some(Hook::Listen),
+        group_critical: false,
+        what: "listening sockets",
+    },
+    ProgramSpec {
+        name: "exit_connect",
+        group: Group::Network,
+        attach: Attach::SysExitTail(&["connect"]),
+        hook: Some(Hook::Connect),
+        group_critical: false,
+        what: "outgoing connections with result and DNS names",
+    },
+    ProgramSpec {
+        name: "exit_accept",
+        group: Group::Network,
+        attach: Attach::SysExitTail(&["accept", "accept4"]),
+        hook: Some(Hook::Accept),
+        group_critical: false,
+        what: "incoming connections with the peer",
+    },
+    ProgramSpec {
+        name: "exit_send",
+        group: Group::Network,
+        attach: Attach::SysExitTail(&["sendto", "sendmsg", "sendmmsg"]),
+        hook: Some(Hook::Send),
+        group_critical: false,
+        what: "first datagram from a process to each peer",
+    },
+    ProgramSpec {
+        name: "exit_dup",
+        group: Group::Network,
+        attach: Attach::SysExitTail(&["dup", "dup2", "dup3", "fcntl"]),
+        hook: Some(Hook::Dup),
+        group_critical: false,
+        what: "sockets duplicated onto stdin/stdout/stderr",
+    },
+    ProgramSpec {
+        name: "handle_tcp_state",
+        group: Group::Network,
+        attach: Attach::TpBtf("inet_sock_set_state"),
+        hook: Some(Hook::TcpState),
+        group_critical: false,
+        what: "TCP connections established and closed, with byte counts",
+    },
+    ProgramSpec {
+        name: "skb_egress",
+        group: Group::Network,
+        attach: Attach::CgroupSkb("egress"),
+        hook: Some(Hook::Skb),
+        group_critical: false,
+        what: "outgoing packets: UDP flows, DNS queries",
+    },
+    ProgramSpec {
+        name: "skb_ingress",
+        group: Group::Network,
+        attach: Attach::CgroupSkb("ingress"),
+        hook: Some(Hook::Dns),
+        group_critical: false,
+        what: "incoming packets: DNS answers",
+    },
+    ProgramSpec {
+        name: "sweep_flows",
+        group: Group::Network,
+        attach: Attach::MapIter("flow_table"),
+        hook: None,
+        group_critical: false,
+        what: "ends idle datagram flows (run every few seconds)",
     },
     ProgramSpec {
         name: "seed_proc_table",

@@ -32,6 +32,12 @@ pub struct SensorConfig {
     pub disabled_programs: BTreeSet<String>,
     /// Each CPU wakes the reader at most this often (it also polls on its own timeout).
     pub wakeup_interval_ns: u64,
+    /// UDP ports whose traffic is parsed as DNS (up to four).
+    pub dns_ports: Vec<u16>,
+    /// A long flow gets a FLOW_UPDATE this often.
+    pub flow_update_ns: u64,
+    /// A datagram flow idle this long is ended.
+    pub udp_idle_ns: u64,
 }
 
 impl Default for SensorConfig {
@@ -43,6 +49,9 @@ impl Default for SensorConfig {
             agent_tgid: std::process::id(),
             disabled_programs: BTreeSet::new(),
             wakeup_interval_ns: 1_000_000,
+            dns_ports: vec![53],
+            flow_update_ns: 30_000_000_000,
+            udp_idle_ns: 60_000_000_000,
         }
     }
 }
@@ -97,7 +106,11 @@ impl AttachReport {
 pub struct Sensor {
     pub(crate) skel: VigilSkel<'static>,
     _links: Vec<Link>,
+    /// The idle-flow sweeper, run by [`Sensor::sweep_flows`].
+    sweeper: Option<Link>,
     pub report: AttachReport,
+    /// Where the cgroup programs are attached, and whether we mounted it.
+    pub cgroup2: Option<crate::mounts::Mount>,
 }
 
 /// libbpf's log, captured while loading so a failure can name the program and the reason.
@@ -121,26 +134,39 @@ fn take_libbpf_log() -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The program libbpf names in a failed load, and the most useful line of its log.
+/// The program libbpf names in a failed load, and why: the verifier's last complaint
+/// (the line before "processed N insns") when there is one, else libbpf's own line.
 fn failing_program(log: &[String]) -> Option<(String, String)> {
-    for line in log {
-        if let Some(rest) = line.strip_prefix("libbpf: prog '") {
-            if let Some(end) = rest.find('\'') {
-                let name = rest[..end].to_string();
-                if rest.contains("failed to load") || rest.contains("BEGIN PROG LOAD LOG") || rest.contains("failed") {
-                    let reason = log
-                        .iter()
-                        .rev()
-                        .find(|l| l.contains(&name) && (l.contains("failed") || l.contains("error")))
-                        .or(Some(line))
-                        .map(|l| l.trim().trim_start_matches("libbpf: ").to_string())
-                        .unwrap_or_default();
-                    return Some((name, reason));
-                }
-            }
-        }
-    }
-    None
+    let text = log.concat();
+    let lines: Vec<&str> = text.lines().collect();
+    let name = lines.iter().find_map(|l| {
+        let rest = l.strip_prefix("libbpf: prog '")?;
+        let end = rest.find('\'')?;
+        rest[end..].contains("fail").then(|| rest[..end].to_string())
+    })?;
+    let verifier = lines
+        .iter()
+        .position(|l| l.starts_with("processed ") && l.contains(" insns"))
+        .and_then(|i| {
+            lines[..i]
+                .iter()
+                .rev()
+                .find(|l| !l.trim().is_empty() && !l.contains("max value is outside"))
+        })
+        .map(|l| l.trim().to_string());
+    let libbpf = lines
+        .iter()
+        .rev()
+        .find(|l| l.contains(&format!("prog '{name}'")) && l.contains("fail"))
+        .map(|l| l.trim().trim_start_matches("libbpf: ").to_string())
+        .unwrap_or_default();
+    Some((
+        name,
+        match verifier {
+            Some(v) => format!("{libbpf} (verifier: {v})"),
+            None => libbpf,
+        },
+    ))
 }
 
 fn pow2_at_least(bytes: u32, min: u32) -> u32 {
@@ -177,6 +203,15 @@ impl Sensor {
             if let Some(ro) = open.maps.rodata_data.as_deref_mut() {
                 ro.cfg_agent_tgid = cfg.agent_tgid;
                 ro.cfg_wakeup_interval_ns = cfg.wakeup_interval_ns;
+                ro.cfg_flow_update_ns = cfg.flow_update_ns;
+                ro.cfg_udp_idle_ns = cfg.udp_idle_ns;
+                for (slot, port) in ro
+                    .cfg_dns_ports
+                    .iter_mut()
+                    .zip(cfg.dns_ports.iter().chain(std::iter::repeat(&0)))
+                {
+                    *slot = *port;
+                }
             }
             let m = &mut open.maps;
             m.rb_proc
@@ -189,6 +224,7 @@ impl Sensor {
                 .set_max_entries(cfg.proc_table_entries.max(1024))
                 .map_err(open_err)?;
             m.record_scratch.set_max_entries(possible_cpus()).map_err(open_err)?;
+            m.net_scratch.set_max_entries(possible_cpus() * 2).map_err(open_err)?;
 
             let off_groups: BTreeSet<Group> = disabled
                 .keys()
@@ -209,6 +245,9 @@ impl Sensor {
                 Ok(skel) => break Ok(skel),
                 Err(e) => {
                     let log = take_libbpf_log();
+                    if std::env::var_os("VIGIL_BPF_LOG").is_some() {
+                        eprintln!("{}", log.join(""));
+                    }
                     match failing_program(&log) {
                         Some((name, reason)) if !disabled.contains_key(&name) => {
                             warn!(program = %name, "kernel refused program, continuing without it: {reason}");
@@ -227,7 +266,9 @@ impl Sensor {
         let mut sensor = Sensor {
             skel,
             _links: Vec::new(),
+            sweeper: None,
             report: AttachReport::default(),
+            cgroup2: None,
         };
         sensor.attach_all(&disabled)?;
         Ok(sensor)
@@ -243,6 +284,25 @@ impl Sensor {
         let mut hooks = Vec::new();
         let mut seeded = 0;
         let mut dispatcher_ok = false;
+        // cgroup skb programs attach to the root of the cgroup v2 hierarchy (mounted if missing).
+        let cgroup = if PROGRAMS
+            .iter()
+            .any(|p| matches!(p.attach, Attach::CgroupSkb(_)) && !disabled.contains_key(p.name))
+        {
+            match crate::mounts::ensure("cgroup2", "/run/vigil/cgroup2") {
+                Ok(m) => {
+                    if let crate::mounts::Mount::Mounted(p) = &m {
+                        eprintln!("vigil: mounted cgroup2 at {} for the network hooks", p.display());
+                    }
+                    let file = std::fs::File::open(m.path()).map_err(|e| e.to_string());
+                    self.cgroup2 = Some(m);
+                    file
+                }
+                Err(e) => Err(e),
+            }
+        } else {
+            Err("not needed".to_string())
+        };
 
         // Tail-call handlers first, so the dispatcher never runs with a half-filled table.
         let order = PROGRAMS
@@ -281,6 +341,29 @@ impl Sensor {
                             }
                         }
                         result
+                    }
+                    Attach::CgroupSkb(_) => match &cgroup {
+                        Ok(dir) => {
+                            use std::os::fd::AsRawFd;
+                            match prog.attach_cgroup(dir.as_raw_fd()) {
+                                Ok(link) => {
+                                    links.push(link);
+                                    HookStatus::Attached
+                                }
+                                Err(e) => HookStatus::AttachFailed(e.to_string()),
+                            }
+                        }
+                        Err(e) => HookStatus::AttachFailed(format!("no cgroup v2 hierarchy: {e}")),
+                    },
+                    Attach::MapIter(_) => {
+                        use std::os::fd::AsFd;
+                        match prog.attach_iter(self.skel.maps.flow_table.as_fd()) {
+                            Ok(link) => {
+                                self.sweeper = Some(link);
+                                HookStatus::Attached
+                            }
+                            Err(e) => HookStatus::AttachFailed(e.to_string()),
+                        }
                     }
                     Attach::Iter(_) => match prog.attach_iter_with_opts(libbpf_rs::IterOpts::None) {
                         Ok(link) => match run_iterator(&link) {
@@ -327,6 +410,20 @@ impl Sensor {
         Ok(())
     }
 
+    /// Ends idle datagram flows (the kernel sends their FLOW_END records). Cheap; the
+    /// agent calls it every few seconds.
+    pub fn sweep_flows(&self) -> Result<(), SensorError> {
+        match &self.sweeper {
+            Some(link) => run_iterator(link).map(|_| ()).map_err(SensorError::Stats),
+            None => Ok(()),
+        }
+    }
+
+    /// Entries in the kernel flow table now (for the summary: it must not grow without bound).
+    pub fn flows_tracked(&self) -> usize {
+        self.skel.maps.flow_table.keys().count()
+    }
+
     /// Hooks whose events can appear, for stats display.
     pub fn attached_hooks(&self) -> Vec<Hook> {
         self.report
@@ -343,6 +440,8 @@ pub(crate) fn describe(a: Attach) -> String {
         Attach::TpBtf(tp) => format!("tp_btf/{tp}"),
         Attach::SysExitTail(sc) => format!("sys_exit[{}]", sc.join(",")),
         Attach::Iter(what) => format!("iter/{what}"),
+        Attach::MapIter(map) => format!("iter/bpf_map_elem({map})"),
+        Attach::CgroupSkb(dir) => format!("cgroup_skb/{dir}"),
     }
 }
 
@@ -383,6 +482,14 @@ mod tests {
         let (name, reason) = failing_program(&log).unwrap();
         assert_eq!(name, "exit_open");
         assert!(reason.contains("Permission denied"), "{reason}");
+        let verifier_log = vec![
+            "libbpf: prog 'skb_egress': BPF program load failed: -E2BIG\n".to_string(),
+            "libbpf: prog 'skb_egress': -- BEGIN PROG LOAD LOG --\n0: R1=ctx()\nBPF program is too large. Processed 1000001 insn\nprocessed 1000001 insns (limit 1000000)\n-- END PROG LOAD LOG --\n".to_string(),
+            "libbpf: prog 'skb_egress': failed to load: -E2BIG\n".to_string(),
+        ];
+        let (name, reason) = failing_program(&verifier_log).unwrap();
+        assert_eq!(name, "skb_egress");
+        assert!(reason.contains("too large"), "{reason}");
         assert!(failing_program(&["libbpf: map 'x': failed".to_string()]).is_none());
     }
 

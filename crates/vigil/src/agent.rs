@@ -47,6 +47,8 @@ struct Summary<'a> {
     uptime_secs: f64,
     kernel: &'a KernelStats,
     lost_total: u64,
+    /// Flows the kernel still tracks at shutdown.
+    flows_tracked: usize,
     userspace: &'a PipelineStats,
 }
 
@@ -129,6 +131,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
         }
         if last_tick.elapsed() >= Duration::from_secs(1) {
             pipeline.tick(boot_time_ns());
+            sensor.sweep_flows()?;
             last_tick = Instant::now();
         }
         if !opts.stats_interval.is_zero() && last_stats.elapsed() >= opts.stats_interval {
@@ -152,6 +155,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
         uptime_secs: started.elapsed().as_secs_f64(),
         kernel: &kernel,
         lost_total: kernel.lost(),
+        flows_tracked: sensor.flows_tracked(),
         userspace: &user,
     };
     eprintln!("summary: {}", serde_json::to_string(&summary)?);

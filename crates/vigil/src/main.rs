@@ -76,6 +76,15 @@ struct RunArgs {
     /// Seconds an exited process stays in the process tree (for late events and ancestry).
     #[arg(long, default_value_t = 5.0)]
     exit_grace: f64,
+    /// UDP port carrying DNS, parsed in the kernel (repeatable, up to 4; default 53).
+    #[arg(long = "dns-port", value_name = "PORT")]
+    dns_ports: Vec<u16>,
+    /// Seconds between updates of a long-lived flow's byte counts.
+    #[arg(long, default_value_t = 30)]
+    flow_update_secs: u64,
+    /// Seconds of silence after which a UDP flow is reported ended.
+    #[arg(long, default_value_t = 60)]
+    udp_idle_secs: u64,
     /// Do not load this BPF program (repeatable; see `vigil doctor` for names).
     #[arg(long = "disable-program", value_name = "PROGRAM")]
     disable_programs: Vec<String>,
@@ -121,6 +130,13 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                     proc_table_entries: a.proc_table_size,
                     agent_tgid: std::process::id(),
                     disabled_programs: a.disable_programs.into_iter().collect::<BTreeSet<_>>(),
+                    dns_ports: if a.dns_ports.is_empty() {
+                        vec![53]
+                    } else {
+                        a.dns_ports.into_iter().take(4).collect()
+                    },
+                    flow_update_ns: a.flow_update_secs.max(1) * 1_000_000_000,
+                    udp_idle_ns: a.udp_idle_secs.max(1) * 1_000_000_000,
                     ..SensorConfig::default()
                 },
                 tree: TreeConfig {

@@ -7,8 +7,11 @@
 
 use std::sync::Arc;
 
+use std::net::IpAddr;
+
 use serde::Serialize;
-use vigil_event::abi::{exec_flag, file_flag};
+use vigil_event::abi::{dns_flag, exec_flag, file_flag, net_flag};
+use vigil_event::model::{Dns, Endpoint, Net, NetOp, AF_INET, AF_INET6, AF_PACKET, AF_UNIX};
 use vigil_event::names::{errno_name, file_type, open_flag_names, syscall_name};
 use vigil_event::{Body, Event, FileOp, Text};
 use vigil_proctree::Process;
@@ -23,6 +26,14 @@ pub fn evt_type(ev: &Event) -> &'static str {
         Body::Exit(_) => "procexit",
         Body::Cwd(c) => syscall_name(c.syscall),
         Body::File(f) => syscall_name(f.syscall),
+        Body::Net(n) => match n.op {
+            NetOp::FlowStart => "flow_start",
+            NetOp::FlowEnd => "flow_end",
+            NetOp::FlowUpdate => "flow_update",
+            _ => syscall_name(n.syscall),
+        },
+        Body::Dns(d) if d.has(dns_flag::RESPONSE) => "dns_response",
+        Body::Dns(_) => "dns_query",
     }
 }
 
@@ -41,6 +52,10 @@ pub struct EventJson<'a> {
     pub fork: Option<ForkJson>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit: Option<ExitJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub net: Option<NetJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dns: Option<DnsJson<'a>>,
 }
 
 #[derive(Serialize)]
@@ -82,6 +97,11 @@ pub struct ProcJson<'a> {
     pub cap_effective: String,
     pub cap_permitted: String,
     pub exe_flags: Vec<&'static str>,
+    /// Which of stdin, stdout, stderr are network sockets.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stdio_sockets: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stdio_peer: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -92,11 +112,14 @@ pub struct AncestorJson<'a> {
     pub args: &'a [Text],
 }
 
-#[derive(Serialize)]
+/// `fd` for files (name, directory, filename, inode) and sockets (ends, protocol).
+#[derive(Serialize, Default)]
 pub struct FdJson<'a> {
-    pub name: &'a Text,
-    pub directory: Text,
-    pub filename: Text,
+    pub name: Text,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub directory: Option<Text>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filename: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub num: Option<i32>,
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
@@ -107,6 +130,82 @@ pub struct FdJson<'a> {
     pub ino: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dev: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub l4proto: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sip: Option<IpAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sport: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cip: Option<IpAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cport: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lip: Option<IpAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lport: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rip: Option<IpAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rport: Option<u16>,
+    /// DNS names the remote address was resolved from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rip_names: Option<&'a [Text]>,
+}
+
+#[derive(Serialize)]
+pub struct NetJson<'a> {
+    pub op: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub direction: Option<&'static str>,
+    pub family: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sock_type: Option<&'static str>,
+    pub cookie: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unix_path: Option<&'a Text>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub newfd: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes_out: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes_in: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pkts_out: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pkts_in: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ns: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closed_by: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<&'static str>,
+}
+
+#[derive(Serialize)]
+pub struct DnsAnswerJson {
+    pub addr: IpAddr,
+    pub ttl: u32,
+}
+
+#[derive(Serialize)]
+pub struct DnsJson<'a> {
+    pub id: u16,
+    pub response: bool,
+    pub qname: &'a Text,
+    pub qtype: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rcode: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<IpAddr>,
+    pub server_port: u16,
+    pub client_port: u16,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub answers: Vec<DnsAnswerJson>,
+    #[serde(skip_serializing_if = "<[Text]>::is_empty")]
+    pub cnames: &'a [Text],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -171,6 +270,9 @@ const EXEC_FLAG_NAMES: &[(u32, &str)] = &[
     (exec_flag::PREV_UNKNOWN, "prev_unknown"),
     (exec_flag::CWD_TRUNC, "cwd_truncated"),
     (exec_flag::SECUREEXEC, "secureexec"),
+    (exec_flag::STDIN_SOCKET, "stdin_socket"),
+    (exec_flag::STDOUT_SOCKET, "stdout_socket"),
+    (exec_flag::STDERR_SOCKET, "stderr_socket"),
 ];
 
 const FILE_FLAG_NAMES: &[(u32, &str)] = &[
@@ -178,6 +280,159 @@ const FILE_FLAG_NAMES: &[(u32, &str)] = &[
     (file_flag::PATH_DELETED, "deleted"),
     (file_flag::PATH2_TRUNC, "target_truncated"),
 ];
+
+const NET_FLAG_NAMES: &[(u32, &str)] = &[
+    (net_flag::NAMES_TRUNC, "names_truncated"),
+    (net_flag::CLOSED_BY_REMOTE, "closed_by_remote"),
+    (net_flag::NEVER_ESTABLISHED, "never_established"),
+    (net_flag::ABSTRACT, "abstract"),
+    (net_flag::IDLE_END, "idle_end"),
+];
+
+const DNS_FLAG_NAMES: &[(u32, &str)] = &[
+    (dns_flag::MALFORMED, "malformed"),
+    (dns_flag::TRUNCATED, "truncated"),
+    (dns_flag::POINTER_LOOP, "pointer_loop"),
+    (dns_flag::BAD_LABEL, "bad_label"),
+    (dns_flag::NAME_TOO_LONG, "name_too_long"),
+    (dns_flag::MORE_ANSWERS, "more_answers"),
+];
+
+/// DNS record type names for the common types; others as TYPEnnn (RFC 3597).
+pub fn dns_type_name(t: u16) -> String {
+    match t {
+        1 => "A".into(),
+        2 => "NS".into(),
+        5 => "CNAME".into(),
+        6 => "SOA".into(),
+        12 => "PTR".into(),
+        15 => "MX".into(),
+        16 => "TXT".into(),
+        28 => "AAAA".into(),
+        33 => "SRV".into(),
+        65 => "HTTPS".into(),
+        255 => "ANY".into(),
+        n => format!("TYPE{n}"),
+    }
+}
+
+pub fn dns_rcode_name(r: u16) -> &'static str {
+    match r {
+        0 => "NOERROR",
+        1 => "FORMERR",
+        2 => "SERVFAIL",
+        3 => "NXDOMAIN",
+        4 => "NOTIMP",
+        5 => "REFUSED",
+        _ => "RCODE?",
+    }
+}
+
+pub fn l4proto(protocol: u16) -> Option<&'static str> {
+    match protocol {
+        6 => Some("tcp"),
+        17 => Some("udp"),
+        1 | 58 => Some("icmp"),
+        255 => Some("raw"),
+        _ => None,
+    }
+}
+
+fn family_name(f: u16) -> &'static str {
+    match f {
+        AF_INET => "ipv4",
+        AF_INET6 => "ipv6",
+        AF_UNIX => "unix",
+        AF_PACKET => "packet",
+        _ => "other",
+    }
+}
+
+fn endpoint(addr: Option<IpAddr>, port: u16) -> String {
+    match addr {
+        Some(a) => Endpoint { addr: a, port }.to_string(),
+        None => String::new(),
+    }
+}
+
+/// Falco-style socket fd: ends, server/client roles, `fd.name` as client->server.
+fn sock_fd(n: &Net) -> FdJson<'_> {
+    let (l, r) = ((n.laddr, n.lport), (n.raddr, n.rport));
+    // the client is whoever connected: us when outgoing, the peer when incoming
+    let (client, server) = match n.direction {
+        net_flag::DIR_IN | net_flag::DIR_LISTEN => (r, l),
+        _ => (l, r),
+    };
+    let name = match (&n.unix_path, n.family) {
+        (Some(p), _) => p.clone(),
+        (None, _) if n.op == NetOp::Socket => Text::default(),
+        (None, AF_INET | AF_INET6) if n.direction == net_flag::DIR_LISTEN || n.op == NetOp::Bind => {
+            Text::from(endpoint(n.laddr, n.lport).as_str())
+        }
+        (None, AF_INET | AF_INET6) => {
+            Text::from(format!("{}->{}", endpoint(client.0, client.1), endpoint(server.0, server.1)).as_str())
+        }
+        _ => Text::default(),
+    };
+    let (ty, typechar) = match n.family {
+        AF_INET => ("ipv4", '4'),
+        AF_INET6 => ("ipv6", '6'),
+        AF_UNIX => ("unix", 'u'),
+        _ => ("other", '?'),
+    };
+    let inet = matches!(n.family, AF_INET | AF_INET6);
+    let l4 = l4proto(n.protocol).or(match (inet, n.sock_type) {
+        (true, 1) => Some("tcp"), // protocol 0 means the family's default
+        (true, 2) => Some("udp"),
+        _ => None,
+    });
+    match n.op {
+        // a new socket has no ends yet
+        NetOp::Socket => {
+            return FdJson {
+                name,
+                num: (n.fd >= 0).then_some(n.fd),
+                ty: Some(ty),
+                typechar: Some(typechar),
+                l4proto: l4,
+                ..FdJson::default()
+            }
+        }
+        // a bound or listening socket has only its local end, which is the server end
+        NetOp::Bind | NetOp::Listen => {
+            return FdJson {
+                name,
+                num: (n.fd >= 0).then_some(n.fd),
+                ty: Some(ty),
+                typechar: Some(typechar),
+                l4proto: l4,
+                sip: inet.then_some(l.0).flatten(),
+                sport: inet.then_some(l.1),
+                lip: inet.then_some(l.0).flatten(),
+                lport: inet.then_some(l.1),
+                ..FdJson::default()
+            }
+        }
+        _ => {}
+    }
+    FdJson {
+        name,
+        num: (n.fd >= 0).then_some(n.fd),
+        ty: Some(ty),
+        typechar: Some(typechar),
+        l4proto: l4,
+        sip: inet.then_some(server.0).flatten(),
+        sport: inet.then_some(server.1),
+        cip: inet.then_some(client.0).flatten(),
+        cport: inet.then_some(client.1),
+        lip: inet.then_some(l.0).flatten(),
+        lport: inet.then_some(l.1),
+        rip: inet.then_some(r.0).flatten(),
+        rport: inet.then_some(r.1),
+        rip_names: (!n.names.is_empty()).then_some(&n.names[..]),
+        ..FdJson::default()
+    }
+}
 
 fn flag_names(bits: u32, table: &[(u32, &'static str)]) -> Vec<&'static str> {
     table.iter().filter(|(b, _)| bits & b != 0).map(|&(_, n)| n).collect()
@@ -265,7 +520,14 @@ pub fn event_json<'a>(
             netns: p.net_ns,
             cap_effective: format!("{:#x}", p.cap_effective),
             cap_permitted: format!("{:#x}", p.cap_permitted),
-            exe_flags: exec_flag_names(p.exe_flags & !exec_flag::PREV_UNKNOWN),
+            exe_flags: exec_flag_names(p.exe_flags & !(exec_flag::PREV_UNKNOWN | STDIO_FLAGS)),
+            stdio_sockets: ["stdin", "stdout", "stderr"]
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| p.stdio_sockets & (1 << i) != 0)
+                .map(|(_, n)| *n)
+                .collect(),
+            stdio_peer: p.stdio_peer.map(|e| e.to_string()),
         },
         ancestors: ancestors
             .iter()
@@ -281,6 +543,8 @@ pub fn event_json<'a>(
         exec: None,
         fork: None,
         exit: None,
+        net: None,
+        dns: None,
     };
     match &ev.body {
         Body::Exec(x) | Body::Snapshot(x) => {
@@ -318,14 +582,15 @@ pub fn event_json<'a>(
                 _ => None,
             };
             out.fd = Some(FdJson {
-                name: &f.path,
-                directory,
-                filename,
+                name: f.path.clone(),
+                directory: Some(directory),
+                filename: Some(filename),
                 num: fd_num,
                 ty: inode.then_some(ty),
                 typechar: inode.then_some(typechar),
                 ino: inode.then_some(f.ino),
                 dev: inode.then_some(f.dev),
+                ..FdJson::default()
             });
             let opens = matches!(f.op, FileOp::Open);
             let has_mode =
@@ -349,8 +614,80 @@ pub fn event_json<'a>(
                 path_flags: flag_names(f.vflags, FILE_FLAG_NAMES),
             });
         }
+        Body::Net(n) => {
+            if n.syscall != 0 {
+                out.evt.res = Some(n.ret);
+                if n.ret < 0 {
+                    out.evt.errno = Some(errno_name(-n.ret));
+                }
+            }
+            out.fd = Some(sock_fd(n));
+            let flow = matches!(n.op, NetOp::FlowEnd | NetOp::FlowUpdate);
+            out.net = Some(NetJson {
+                op: n.op.name().into_owned(),
+                direction: match n.direction {
+                    net_flag::DIR_OUT => Some("outgoing"),
+                    net_flag::DIR_IN => Some("incoming"),
+                    net_flag::DIR_LISTEN => Some("listen"),
+                    _ => None,
+                },
+                family: family_name(n.family),
+                sock_type: match n.sock_type {
+                    1 => Some("stream"),
+                    2 => Some("dgram"),
+                    3 => Some("raw"),
+                    5 => Some("seqpacket"),
+                    _ => None,
+                },
+                cookie: n.cookie,
+                unix_path: n.unix_path.as_ref(),
+                newfd: (n.op == NetOp::DupStdio).then_some(n.newfd),
+                bytes_out: flow.then_some(n.bytes_out),
+                bytes_in: flow.then_some(n.bytes_in),
+                pkts_out: flow.then_some(n.pkts_out),
+                pkts_in: flow.then_some(n.pkts_in),
+                duration_ns: (flow && n.start_ktime > 0).then(|| ev.ktime.saturating_sub(n.start_ktime)),
+                closed_by: (n.op == NetOp::FlowEnd).then(|| {
+                    if n.has(net_flag::CLOSED_BY_REMOTE) {
+                        "remote".to_string()
+                    } else if n.closer_pid != 0 {
+                        format!("pid {}", n.closer_pid)
+                    } else {
+                        "kernel".to_string()
+                    }
+                }),
+                flags: flag_names(n.flags, NET_FLAG_NAMES),
+            });
+        }
+        Body::Dns(d) => out.dns = Some(dns_json(d)),
     }
     out
+}
+
+const STDIO_FLAGS: u32 = exec_flag::STDIN_SOCKET | exec_flag::STDOUT_SOCKET | exec_flag::STDERR_SOCKET;
+
+fn dns_json(d: &Dns) -> DnsJson<'_> {
+    let response = d.has(dns_flag::RESPONSE);
+    DnsJson {
+        id: d.id,
+        response,
+        qname: &d.qname,
+        qtype: dns_type_name(d.qtype),
+        rcode: response.then(|| dns_rcode_name(d.rcode)),
+        server: d.server,
+        server_port: d.server_port,
+        client_port: d.client_port,
+        answers: d
+            .answers
+            .iter()
+            .map(|a| DnsAnswerJson {
+                addr: a.addr,
+                ttl: a.ttl,
+            })
+            .collect(),
+        cnames: &d.cnames,
+        flags: flag_names(d.vflags, DNS_FLAG_NAMES),
+    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use vigil::render::event_json;
 use vigil_event::abi::{exec_flag, file_flag};
+use vigil_event::model::{Dns, DnsAnswer, Endpoint, Net, NetOp};
 use vigil_event::{Body, Cwd, Event, Exec, Exit, File, FileOp, Fork};
 use vigil_proctree::Process;
 
@@ -31,7 +32,11 @@ fn every_field_written_is_documented() {
     let doc =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/events.md")).expect("docs/events.md");
     let exec = Exec {
-        flags: exec_flag::SCRIPT | exec_flag::EXE_DELETED,
+        flags: exec_flag::SCRIPT | exec_flag::EXE_DELETED | exec_flag::STDIN_SOCKET,
+        stdio_peer: Some(Endpoint {
+            addr: "10.0.0.1".parse().expect("ip"),
+            port: 4444,
+        }),
         interp: Some("/bin/sh".into()),
         prev_exe: Some("/bin/bash".into()),
         exe: "/usr/bin/dash".into(),
@@ -81,6 +86,61 @@ fn every_field_written_is_documented() {
         Body::File(Box::new(file(FileOp::Truncate, None, file_flag::PATH_TRUNC, 0))),
         Body::File(Box::new(file(FileOp::Unlink, None, 0, 0x200))),
     ];
+    let net = |op, direction| Net {
+        op,
+        syscall: 42,
+        fd: 3,
+        ret: -111,
+        family: 2,
+        sock_type: 1,
+        protocol: 6,
+        direction,
+        lport: 40000,
+        rport: 443,
+        flags: 1,
+        laddr: Some("127.0.0.1".parse().expect("ip")),
+        raddr: Some("10.0.0.1".parse().expect("ip")),
+        cookie: 7,
+        start_ktime: 0,
+        bytes_out: 1,
+        bytes_in: 2,
+        pkts_out: 3,
+        pkts_in: 4,
+        closer_pid: 9,
+        newfd: 0,
+        unix_path: None,
+        names: vec!["example.com".into()],
+    };
+    let mut unix = net(NetOp::Connect, 1);
+    unix.family = 1;
+    unix.unix_path = Some("/run/docker.sock".into());
+    let mut bodies = bodies;
+    bodies.extend([
+        Body::Net(Box::new(net(NetOp::Connect, 1))),
+        Body::Net(Box::new(net(NetOp::FlowEnd, 2))),
+        Body::Net(Box::new(net(NetOp::DupStdio, 1))),
+        Body::Net(Box::new(net(NetOp::Listen, 3))),
+        Body::Net(Box::new(unix)),
+        Body::Dns(Box::new(Dns {
+            id: 1,
+            dns_flags: 0x8180,
+            qtype: 1,
+            rcode: 0,
+            qdcount: 1,
+            ancount: 2,
+            server: Some("127.0.0.53".parse().expect("ip")),
+            server_port: 53,
+            client_port: 5000,
+            vflags: 1 | 2,
+            cookie: 5,
+            answers: vec![DnsAnswer {
+                addr: "1.2.3.4".parse().expect("ip"),
+                ttl: 60,
+            }],
+            qname: "example.com".into(),
+            cnames: vec!["cdn.example.net".into()],
+        })),
+    ]);
     let parent = Arc::new(Process {
         pid: 1,
         name: "init".into(),

@@ -197,6 +197,20 @@ pub fn hook_counts<'a>(summary: &'a Value, hook: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no hook {hook} in summary"))
 }
 
+/// Every kernel hook accounts for every event it saw: sent, filtered, deduplicated or lost.
+pub fn assert_kernel_accounting(summary: &Value) {
+    for h in summary["kernel"]["hooks"].as_array().expect("hooks") {
+        let c = &h[1];
+        let n = |k: &str| c[k].as_u64().unwrap_or(0);
+        assert_eq!(
+            n("seen"),
+            n("sent") + n("lost") + n("filtered") + n("deduped"),
+            "hook {} does not account for what it saw: {c}",
+            h[0]
+        );
+    }
+}
+
 pub fn python() -> &'static str {
     "python3"
 }

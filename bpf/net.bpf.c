@@ -1,0 +1,527 @@
+// SPDX-License-Identifier: (Apache-2.0 OR GPL-2.0)
+/*
+ * Sockets and flows: socket, bind, listen, connect, accept, first datagram to a peer,
+ * sockets duplicated onto stdio (syscall handlers, tail calls of sys_exit_dispatch),
+ * and TCP connections from establishment to close (inet_sock_set_state).
+ *
+ * Flows are keyed by socket cookie in flow_table. A TCP flow is created when the
+ * socket enters SYN_SENT (in the connecting process, so it is attributed) or
+ * ESTABLISHED from SYN_RECV (in softirq: attributed later, at accept). A UDP flow is
+ * created by the skb program on its first datagram (skb.bpf.c). FLOW_START and
+ * FLOW_END are each sent once per flow.
+ */
+#include "common.h"
+#include "task.h"
+#include "path.h"
+#include "proc_table.h"
+#include "syscalls.h"
+#include "net.h"
+#include "sock.h"
+
+#define NR_dup 32
+#define NR_dup2 33
+#define NR_socket 41
+#define NR_connect 42
+#define NR_accept 43
+#define NR_sendto 44
+#define NR_sendmsg 46
+#define NR_bind 49
+#define NR_listen 50
+#define NR_fcntl 72
+#define NR_accept4 288
+#define NR_dup3 292
+#define NR_sendmmsg 307
+#define F_DUPFD_VAL 0
+#define F_DUPFD_CLOEXEC_VAL 1030
+#define SOCK_DGRAM_VAL 2
+#define UNIX_PATH_MAX_VAL 108
+
+/* ---------------------------------------------------------------- flow records */
+
+/* Writes a flow record (FLOW_START/END/UPDATE) for f into rec; returns its size. */
+static __always_inline __u32 build_flow_record(__u8 *rec, struct flow_info *f, __u64 cookie, __u16 op)
+{
+	struct vigil_net *e = (void *)rec;
+	e->hdr.kind = VIGIL_KIND_NET;
+	e->hdr.abi = VIGIL_ABI_VERSION;
+	e->hdr.ktime = bpf_ktime_get_boot_ns();
+	e->hdr.pid = f->pid;
+	e->hdr.tid = f->tid;
+	e->hdr.uid = f->uid;
+	e->hdr.gid = f->gid;
+	e->hdr.cgroup_id = f->cgroup_id;
+	__builtin_memcpy(e->hdr.comm, f->comm, VIGIL_COMM_LEN);
+	e->op = op;
+	e->syscall = 0;
+	e->fd = -1;
+	e->ret = 0;
+	e->family = f->family;
+	e->sock_type = f->sock_type;
+	e->protocol = f->protocol;
+	e->direction = f->direction;
+	e->lport = f->lport;
+	e->rport = f->rport;
+	e->flags = f->net_flags;
+	__builtin_memcpy(e->laddr, f->laddr, 16);
+	__builtin_memcpy(e->raddr, f->raddr, 16);
+	e->cookie = cookie;
+	e->start_ktime = f->start_ktime;
+	e->bytes_out = f->bytes_out;
+	e->bytes_in = f->bytes_in;
+	e->pkts_out = f->pkts_out;
+	e->pkts_in = f->pkts_in;
+	e->closer_pid = f->closer_pid;
+	e->newfd = 0;
+	e->path_len = 0;
+	e->pad = 0;
+	__u32 flags = e->flags;
+	e->names_len = f->direction == VIGIL_NET_DIR_OUT ? put_names(rec, sizeof(*e), f->raddr, &flags) : 0;
+	e->flags = flags;
+	return sizeof(*e) + e->names_len;
+}
+
+/* Fills the owner of a flow from the current task. */
+static __always_inline void flow_attribute(struct flow_info *f)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 ug = bpf_get_current_uid_gid();
+	f->pid = id >> 32;
+	f->tid = (__u32)id;
+	f->uid = (__u32)ug;
+	f->gid = ug >> 32;
+	f->cgroup_id = bpf_get_current_cgroup_id();
+	bpf_get_current_comm(f->comm, sizeof(f->comm));
+	f->state |= FLOW_ATTRIBUTED;
+}
+
+static __always_inline void flow_set_ends(struct flow_info *f, struct sock_facts *s)
+{
+	f->family = s->family;
+	f->sock_type = s->type;
+	f->protocol = s->protocol;
+	f->lport = s->lport;
+	f->rport = s->rport;
+	__builtin_memcpy(f->laddr, s->laddr, 16);
+	__builtin_memcpy(f->raddr, s->raddr, 16);
+	unmap_v4(&f->family, f->raddr);
+	__u16 fam = s->family;
+	unmap_v4(&fam, f->laddr);
+}
+
+static __always_inline struct flow_info *flow_create(__u64 cookie, struct sock_facts *s, __u16 direction)
+{
+	__u32 zero = 0;
+	struct flow_info *tmpl = bpf_map_lookup_elem(&flow_scratch, &zero);
+	if (!tmpl)
+		return NULL;
+	__builtin_memset(tmpl, 0, sizeof(*tmpl));
+	flow_set_ends(tmpl, s);
+	tmpl->direction = direction;
+	tmpl->start_ktime = bpf_ktime_get_boot_ns();
+	tmpl->last_ktime = tmpl->start_ktime;
+	tmpl->last_report_ktime = tmpl->start_ktime;
+	if (bpf_map_update_elem(&flow_table, &cookie, tmpl, BPF_ANY)) {
+		stat_counter(VIGIL_CTR_FLOW_TABLE_FULL);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&flow_table, &cookie);
+}
+
+/* ---------------------------------------------------------------- TCP state */
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(handle_tcp_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	if (sk->sk_protocol != IPPROTO_TCP_VAL)
+		return 0;
+	__u64 cookie = bpf_get_socket_cookie((void *)sk);
+	struct sock_facts s;
+	struct flow_info *f;
+
+	if (newstate == TCP_SYN_SENT_VAL) {
+		/* connect() in the connecting process: the flow is attributed from the start */
+		if (is_self())
+			return 0;
+		read_sock((struct sock *)sk, &s);
+		f = flow_create(cookie, &s, VIGIL_NET_DIR_OUT);
+		if (f)
+			flow_attribute(f);
+		return 0;
+	}
+
+	f = bpf_map_lookup_elem(&flow_table, &cookie);
+	if (newstate == TCP_ESTABLISHED_VAL && oldstate == TCP_SYN_RECV_VAL && !f) {
+		/* incoming, in softirq: the owner is known at accept() */
+		read_sock((struct sock *)sk, &s);
+		flow_create(cookie, &s, VIGIL_NET_DIR_IN);
+		return 0;
+	}
+	if (!f)
+		return 0;
+
+	__u16 op = 0;
+	if (newstate == TCP_ESTABLISHED_VAL && oldstate == TCP_SYN_SENT_VAL) {
+		read_sock((struct sock *)sk, &s);
+		flow_set_ends(f, &s);
+		f->start_ktime = bpf_ktime_get_boot_ns();
+		if (!(f->state & FLOW_STARTED)) {
+			f->state |= FLOW_STARTED;
+			op = VIGIL_NET_FLOW_START;
+		}
+	} else if (oldstate == TCP_ESTABLISHED_VAL && newstate == TCP_FIN_WAIT1_VAL) {
+		f->closer_pid = bpf_get_current_pid_tgid() >> 32;
+	} else if (oldstate == TCP_ESTABLISHED_VAL && newstate == TCP_CLOSE_WAIT_VAL) {
+		f->net_flags |= VIGIL_NET_CLOSED_BY_REMOTE;
+	} else if (newstate == TCP_CLOSE_VAL) {
+		/*
+		 * Payload bytes: bytes_sent counts data (retransmissions too, hence the
+		 * subtraction); bytes_received advances with rcv_nxt, which a FIN from the
+		 * peer moves by one. A FIN was received if the peer closed first or we close
+		 * from FIN_WAIT2/CLOSING/LAST_ACK (a FIN_WAIT2 timeout, rare, is miscounted).
+		 */
+		const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+		f->bytes_out = BPF_CORE_READ(tp, bytes_sent) - BPF_CORE_READ(tp, bytes_retrans);
+		__u64 in = BPF_CORE_READ(tp, bytes_received);
+		bool fin_in = (f->net_flags & VIGIL_NET_CLOSED_BY_REMOTE) || oldstate == TCP_FIN_WAIT2_VAL ||
+			      oldstate == TCP_CLOSING_VAL || oldstate == TCP_LAST_ACK_VAL;
+		f->bytes_in = fin_in && in ? in - 1 : in;
+		f->pkts_out = BPF_CORE_READ(tp, segs_out);
+		f->pkts_in = BPF_CORE_READ(tp, segs_in);
+		if (!(f->state & FLOW_STARTED))
+			f->net_flags |= VIGIL_NET_NEVER_ESTABLISHED;
+		op = VIGIL_NET_FLOW_END;
+	}
+	if (!op)
+		return 0;
+
+	/* "seen" counts the records this hook decides to send, so seen = sent + lost */
+	stat_hook(VIGIL_HOOK_TCP_STATE, VIGIL_STAT_SEEN);
+	__u32 level;
+	struct net_work *w = net_work_get(&level);
+	if (w) {
+		__u32 size = build_flow_record(w->rec, f, cookie, op);
+		emit_net_record(w, size, VIGIL_HOOK_TCP_STATE);
+		net_work_put(level);
+	}
+	if (op == VIGIL_NET_FLOW_END)
+		bpf_map_delete_elem(&flow_table, &cookie);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- syscalls */
+
+struct net_req {
+	__u32 hook;
+	__u16 op;
+	__u16 nr;
+	__s32 fd;
+	__u32 newfd;
+	__s64 ret;
+	__u16 direction;
+	__u16 pad;
+	__u32 flags;
+	struct sock_facts s;
+	const void *unix_sa; /* user sockaddr_un, for the path */
+	__u32 unix_len;
+	bool names;          /* attach the DNS names of the remote address */
+};
+
+/* A user sockaddr: family, port and address (IPv4/IPv6), or nothing. */
+static __always_inline __u16 read_sockaddr(const void *uaddr, __u16 *port, __u8 addr[16])
+{
+	__u16 family = 0;
+	if (!uaddr || bpf_probe_read_user(&family, sizeof(family), uaddr))
+		return 0;
+	if (family == AF_INET_VAL) {
+		struct sockaddr_in sin = {};
+		bpf_probe_read_user(&sin, sizeof(sin), uaddr);
+		*port = bswap16(sin.sin_port);
+		__builtin_memset(addr, 0, 16);
+		__builtin_memcpy(addr, &sin.sin_addr, 4);
+	} else if (family == AF_INET6_VAL) {
+		struct sockaddr_in6 sin6 = {};
+		bpf_probe_read_user(&sin6, sizeof(sin6), uaddr);
+		*port = bswap16(sin6.sin6_port);
+		__builtin_memcpy(addr, &sin6.sin6_addr, 16);
+	}
+	return family;
+}
+
+static __noinline int net_emit(struct net_req *q)
+{
+	struct record_buf *r = record_buf_get();
+	if (!r)
+		return 0;
+	struct vigil_net *e = (void *)r->data;
+	fill_hdr(&e->hdr, VIGIL_KIND_NET);
+	e->op = q->op;
+	e->syscall = q->nr;
+	e->fd = q->fd;
+	e->ret = q->ret;
+	e->family = q->s.family;
+	e->sock_type = q->s.type;
+	e->protocol = q->s.protocol;
+	e->direction = q->direction;
+	e->lport = q->s.lport;
+	e->rport = q->s.rport;
+	__builtin_memcpy(e->laddr, q->s.laddr, 16);
+	__builtin_memcpy(e->raddr, q->s.raddr, 16);
+	unmap_v4(&e->family, e->raddr);
+	__u16 fam = q->s.family;
+	unmap_v4(&fam, e->laddr);
+	e->cookie = q->s.cookie;
+	e->start_ktime = 0;
+	e->bytes_out = e->bytes_in = e->pkts_out = e->pkts_in = 0;
+	e->closer_pid = 0;
+	e->newfd = q->newfd;
+	e->pad = 0;
+	__u32 flags = q->flags;
+	__u32 off = sizeof(*e);
+
+	e->path_len = 0;
+	if (q->unix_sa && q->unix_len > 2) {
+		/* sun_path: an abstract name starts with NUL; it is shown with a leading '@' */
+		__u32 len = q->unix_len - 2;
+		if (len > UNIX_PATH_MAX_VAL)
+			len = UNIX_PATH_MAX_VAL;
+		__u32 n = put_user(r, off, (const char *)q->unix_sa + 2, len);
+		if (n) {
+			if (r->data[off & (VIGIL_RECORD_MAX - 1)] == 0) {
+				r->data[off & (VIGIL_RECORD_MAX - 1)] = '@';
+				flags |= VIGIL_NET_ABSTRACT;
+			} else {
+				/* a filesystem path ends at its NUL */
+				for (__u32 i = 1; i < UNIX_PATH_MAX_VAL && i < n; i++) {
+					if (r->data[(off + i) & (VIGIL_RECORD_MAX - 1)] == 0) {
+						n = i;
+						break;
+					}
+				}
+			}
+			e->path_len = n;
+		}
+	}
+	off += e->path_len;
+	e->names_len = q->names ? put_names(r->data, off, e->raddr, &flags) : 0;
+	off += e->names_len;
+	e->flags = flags;
+	emit_record(&rb_events, r, off, q->hook);
+	return 0;
+}
+
+/* Counts the event as seen: call it once the event is known to be relevant. */
+static __always_inline bool net_req_init(struct net_req *q, __u32 hook, __u16 op, struct pt_regs *regs, long ret)
+{
+	stat_hook(hook, VIGIL_STAT_SEEN);
+	__builtin_memset(q, 0, sizeof(*q));
+	q->hook = hook;
+	q->op = op;
+	q->nr = SC_NR(regs);
+	q->ret = ret;
+	q->fd = -1;
+	return true;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(exit_socket, struct pt_regs *regs, long ret)
+{
+	struct net_req q;
+	net_req_init(&q, VIGIL_HOOK_SOCKET, VIGIL_NET_SOCKET, regs, ret);
+	q.fd = ret;
+	q.s.family = SC_ARG0(regs);
+	q.s.type = SC_ARG1(regs) & 0xf;
+	q.s.protocol = SC_ARG2(regs);
+	return net_emit(&q);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(exit_bind, struct pt_regs *regs, long ret)
+{
+	struct net_req q;
+	net_req_init(&q, VIGIL_HOOK_BIND, VIGIL_NET_BIND, regs, ret);
+	q.fd = SC_ARG0(regs);
+	read_sock(file_sock(fd_file(q.fd)), &q.s);
+	const void *sa = (const void *)SC_ARG1(regs);
+	__u16 port = 0;
+	__u8 addr[16] = {};
+	__u16 family = read_sockaddr(sa, &port, addr);
+	if (family == AF_UNIX_VAL) {
+		q.s.family = AF_UNIX_VAL;
+		q.unix_sa = sa;
+		q.unix_len = SC_ARG2(regs);
+	} else if (family) {
+		q.s.family = family;
+		q.s.lport = port;
+		__builtin_memcpy(q.s.laddr, addr, 16);
+	}
+	return net_emit(&q);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(exit_listen, struct pt_regs *regs, long ret)
+{
+	struct net_req q;
+	net_req_init(&q, VIGIL_HOOK_LISTEN, VIGIL_NET_LISTEN, regs, ret);
+	q.fd = SC_ARG0(regs);
+	q.direction = VIGIL_NET_DIR_LISTEN;
+	read_sock(file_sock(fd_file(q.fd)), &q.s);
+	return net_emit(&q);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(exit_connect, struct pt_regs *regs, long ret)
+{
+	struct net_req q;
+	net_req_init(&q, VIGIL_HOOK_CONNECT, VIGIL_NET_CONNECT, regs, ret);
+	q.fd = SC_ARG0(regs);
+	q.direction = VIGIL_NET_DIR_OUT;
+	read_sock(file_sock(fd_file(q.fd)), &q.s);
+	/* the address asked for: a refused connect leaves none on the socket */
+	const void *sa = (const void *)SC_ARG1(regs);
+	__u16 port = 0;
+	__u8 addr[16] = {};
+	__u16 family = read_sockaddr(sa, &port, addr);
+	if (family == AF_UNIX_VAL) {
+		q.s.family = AF_UNIX_VAL;
+		q.unix_sa = sa;
+		q.unix_len = SC_ARG2(regs);
+	} else if (family == AF_INET_VAL || family == AF_INET6_VAL) {
+		q.s.rport = port;
+		__builtin_memcpy(q.s.raddr, addr, 16);
+		if (!q.s.family)
+			q.s.family = family;
+		q.names = true;
+	}
+	return net_emit(&q);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(exit_accept, struct pt_regs *regs, long ret)
+{
+	struct net_req q;
+	if (ret < 0)
+		return 0;
+	net_req_init(&q, VIGIL_HOOK_ACCEPT, VIGIL_NET_ACCEPT, regs, ret);
+	q.fd = ret;
+	q.direction = VIGIL_NET_DIR_IN;
+	struct sock *sk = file_sock(fd_file(ret));
+	read_sock(sk, &q.s);
+	net_emit(&q);
+
+	/* The connection was established in softirq; its owner is the acceptor. */
+	__u64 cookie = q.s.cookie;
+	struct flow_info *f = cookie ? bpf_map_lookup_elem(&flow_table, &cookie) : NULL;
+	if (!f || (f->state & FLOW_STARTED))
+		return 0;
+	flow_attribute(f);
+	f->state |= FLOW_STARTED;
+	/* a flow record: counted under the TCP state hook, like the outgoing FLOW_START */
+	stat_hook(VIGIL_HOOK_TCP_STATE, VIGIL_STAT_SEEN);
+	struct record_buf *r = record_buf_get();
+	if (r)
+		emit_record(&rb_events, r, build_flow_record(r->data, f, cookie, VIGIL_NET_FLOW_START), VIGIL_HOOK_TCP_STATE);
+	return 0;
+}
+
+/* The destination of sendto/sendmsg/sendmmsg, if the call named one. */
+static __always_inline const void *send_dest(struct pt_regs *regs, __u16 nr)
+{
+	if (nr == NR_sendto)
+		return (const void *)SC_ARG4(regs);
+	const void *name = NULL;
+	/* struct msghdr and struct mmsghdr both start with msg_name */
+	bpf_probe_read_user(&name, sizeof(name), (const void *)SC_ARG1(regs));
+	return name;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(exit_send, struct pt_regs *regs, long ret)
+{
+	struct net_req q;
+	struct sock_facts s;
+	if (ret <= 0 || !inet_sock_on_fd(SC_ARG0(regs), &s) || s.type != SOCK_DGRAM_VAL)
+		return 0;
+	net_req_init(&q, VIGIL_HOOK_SEND, VIGIL_NET_SEND, regs, ret);
+	q.s = s;
+	q.fd = SC_ARG0(regs);
+	q.direction = VIGIL_NET_DIR_OUT;
+	__u16 port = 0;
+	__u8 addr[16] = {};
+	if (read_sockaddr(send_dest(regs, q.nr), &port, addr)) {
+		q.s.rport = port;
+		__builtin_memcpy(q.s.raddr, addr, 16);
+	}
+	/* once per (process, peer) */
+	struct send_key k = { .tgid = bpf_get_current_pid_tgid() >> 32, .family = q.s.family, .port = q.s.rport };
+	__builtin_memcpy(k.addr, q.s.raddr, 16);
+	__u64 now = bpf_ktime_get_boot_ns();
+	if (bpf_map_update_elem(&send_seen, &k, &now, BPF_NOEXIST)) {
+		stat_hook(VIGIL_HOOK_SEND, VIGIL_STAT_DEDUPED);
+		return 0;
+	}
+	q.names = true;
+	return net_emit(&q);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(exit_dup, struct pt_regs *regs, long ret)
+{
+	__u64 nr = SC_NR(regs);
+	if (ret < 0 || ret > 2)
+		return 0;
+	if (nr == NR_fcntl && SC_ARG1(regs) != F_DUPFD_VAL && SC_ARG1(regs) != F_DUPFD_CLOEXEC_VAL)
+		return 0;
+	struct sock_facts sf;
+	bool sock = inet_sock_on_fd(ret, &sf);
+
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct proc_info *p = proc_lookup(tgid);
+	if (p) {
+		__u32 bit = PROC_STDIN_SOCKET << ret;
+		if (sock) {
+			p->flags |= bit;
+			p->stdio_family = sf.family;
+			p->stdio_port = sf.rport;
+			__builtin_memcpy(p->stdio_addr, sf.raddr, 16);
+		} else {
+			p->flags &= ~bit; /* stdio now points elsewhere */
+		}
+	}
+	if (!sock)
+		return 0;
+	struct net_req q;
+	net_req_init(&q, VIGIL_HOOK_DUP, VIGIL_NET_DUP_STDIO, regs, ret);
+	q.s = sf;
+	q.fd = SC_ARG0(regs);
+	q.newfd = ret;
+	q.direction = VIGIL_NET_DIR_OUT;
+	q.names = true;
+	return net_emit(&q);
+}
+
+/*
+ * Ends datagram flows that have been idle for cfg_udp_idle_ns: UDP has no close hook
+ * we can use everywhere. The agent runs this iterator over flow_table periodically.
+ */
+SEC("iter/bpf_map_elem")
+int sweep_flows(struct bpf_iter__bpf_map_elem *ctx)
+{
+	__u64 *key = ctx->key;
+	struct flow_info *f = ctx->value;
+	if (!key || !f)
+		return 0;
+	if (f->protocol != IPPROTO_UDP_VAL)
+		return 0;
+	__u64 now = bpf_ktime_get_boot_ns();
+	if (now - f->last_ktime < cfg_udp_idle_ns)
+		return 0;
+	__u64 cookie = *key;
+	f->net_flags |= VIGIL_NET_IDLE_END;
+	struct record_buf *r = record_buf_get();
+	if (f->state & FLOW_STARTED)
+		stat_hook(VIGIL_HOOK_SKB, VIGIL_STAT_SEEN);
+	if (r && (f->state & FLOW_STARTED))
+		emit_record(&rb_events, r, build_flow_record(r->data, f, cookie, VIGIL_NET_FLOW_END), VIGIL_HOOK_SKB);
+	bpf_map_delete_elem(&flow_table, &cookie);
+	return 0;
+}
