@@ -34,6 +34,7 @@ enum vigil_kind {
 	VIGIL_KIND_CWD = 6,
 	VIGIL_KIND_NET = 7,
 	VIGIL_KIND_DNS = 8,
+	VIGIL_KIND_TICK = 15,    /* userspace only: the agent's clock, recorded so replays reap as the live run did */
 	VIGIL_KIND_MAX = 16,
 };
 

@@ -13,6 +13,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+
+mod rules_bench;
 use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
@@ -43,6 +45,15 @@ enum Cmd {
         /// Scale the workloads' iteration counts (1.0 = default).
         #[arg(long, default_value_t = 1.0)]
         scale: f64,
+    },
+    /// Rule evaluation throughput on one core (no root needed).
+    Rules {
+        /// Synthetic events to push through.
+        #[arg(long, default_value_t = 300_000)]
+        events: usize,
+        /// Also measure Falco's upstream rule files from this directory.
+        #[arg(long, default_value = "../shared/falco-rules")]
+        falco_rules: String,
     },
     /// (internal) Run one workload and print its throughput.
     Workload { workload: Workload, iterations: u64 },
@@ -373,6 +384,7 @@ fn run_bench(
 
 fn main() -> Result<()> {
     match Cli::parse().cmd {
+        Cmd::Rules { events, falco_rules } => rules_bench::run(events, Some(&falco_rules)),
         Cmd::Workload { workload, iterations } => {
             println!("{}", run_workload(workload, iterations)?);
             Ok(())

@@ -23,6 +23,8 @@ pub mod kind {
     pub const CWD: u16 = 6;
     pub const NET: u16 = 7;
     pub const DNS: u16 = 8;
+    /// Userspace only: the agent's clock at a housekeeping point, so replays reap as the live run did.
+    pub const TICK: u16 = 15;
     pub const MAX: usize = 16;
 }
 

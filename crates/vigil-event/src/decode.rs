@@ -274,6 +274,11 @@ pub fn decode(record: &[u8]) -> Result<Event, DecodeError> {
                 cnames: Text::split_nul(cnames),
             }))
         }
+        kind::TICK => {
+            let _: RawHdr = fixed(&mut r)?;
+            tail(&mut r, [])?;
+            Body::Tick
+        }
         other => return Err(DecodeError::UnknownKind(other)),
     };
     Ok(Event {
@@ -346,6 +351,20 @@ fn join_nul(v: &[Text]) -> Vec<u8> {
         b.extend_from_slice(t.as_bytes());
     }
     b
+}
+
+/// A tick record: the agent's clock at a housekeeping point.
+pub fn tick_record(ktime: u64) -> Vec<u8> {
+    encode(&Event {
+        ktime,
+        pid: 0,
+        tid: 0,
+        uid: 0,
+        gid: 0,
+        cgroup_id: 0,
+        comm: Text::default(),
+        body: Body::Tick,
+    })
 }
 
 /// Encodes an event into the record the kernel would have written. Used for the
@@ -536,6 +555,10 @@ pub fn encode(ev: &Event) -> Vec<u8> {
                 pad: 0,
             }
             .write(&mut w);
+        }
+        Body::Tick => {
+            hdr.kind = kind::TICK;
+            hdr.write(&mut w);
         }
         Body::Dns(d) => {
             hdr.kind = kind::DNS;

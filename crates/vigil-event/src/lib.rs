@@ -11,5 +11,5 @@ pub mod names;
 pub mod recording;
 mod wire;
 
-pub use decode::{decode, encode, DecodeError, DecodeStats, Decoder};
+pub use decode::{decode, encode, tick_record, DecodeError, DecodeStats, Decoder};
 pub use model::{Body, Cwd, Event, Exec, Exit, File, FileOp, Fork, Text};

@@ -137,6 +137,8 @@ pub enum Body {
     Cwd(Cwd),
     Net(Box<Net>),
     Dns(Box<Dns>),
+    /// The agent's housekeeping clock (`ktime` of the event); not something a process did.
+    Tick,
 }
 
 impl Body {
@@ -150,6 +152,7 @@ impl Body {
             Body::Cwd(_) => "chdir",
             Body::Net(_) => "net",
             Body::Dns(_) => "dns",
+            Body::Tick => "tick",
         }
     }
 }

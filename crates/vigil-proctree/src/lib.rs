@@ -251,13 +251,14 @@ impl ProcessTree {
                     p.stdio_peer = n.raddr.map(|addr| Endpoint { addr, port: n.rport });
                 }
             }
+            Body::Tick => self.reap(ev.ktime),
             Body::File(_) | Body::Net(_) | Body::Dns(_) => {}
         }
         match self.procs.get(&ev.pid) {
             Some(p) => Some(Arc::clone(p)),
             None => {
                 // DNS answers and flow ends can come from no known process (softirq, pid 0).
-                if ev.pid != 0 && !matches!(ev.body, Body::Exit(_) | Body::Fork(_)) {
+                if ev.pid != 0 && !matches!(ev.body, Body::Exit(_) | Body::Fork(_) | Body::Tick) {
                     self.stats.unknown_pid += 1;
                 }
                 None

@@ -26,6 +26,19 @@ pub enum EvtTypes {
     AllExcept(BTreeSet<String>),
 }
 
+impl std::fmt::Display for EvtTypes {
+    /// `execve,execveat`, `*` for any type, `* except clone` for everything but some.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let join = |s: &BTreeSet<String>| s.iter().map(String::as_str).collect::<Vec<_>>().join(",");
+        match self {
+            EvtTypes::Only(s) if s.is_empty() => f.write_str("(none)"),
+            EvtTypes::Only(s) => f.write_str(&join(s)),
+            EvtTypes::AllExcept(s) if s.is_empty() => f.write_str("*"),
+            EvtTypes::AllExcept(s) => write!(f, "* except {}", join(s)),
+        }
+    }
+}
+
 impl EvtTypes {
     pub fn all() -> Self {
         EvtTypes::AllExcept(BTreeSet::new())

@@ -337,7 +337,8 @@ fn output_formatting() {
 
 #[test]
 fn unavailable_fields_are_false_and_reported() {
-    let y = one_rule("evt.type = execve and not container.image.repository in (nginx) and not fd.sip = 10.0.0.1");
+    let y =
+        one_rule("evt.type = execve and not container.image.repository in (nginx) and not k8s.ns.name = kube-system");
     let rs = rules(&y);
     // Even if the host had the value, the check is false (and `not` true).
     let e = proc_ev().s("container.image.repository", "nginx");
@@ -347,7 +348,7 @@ fn unavailable_fields_are_false_and_reported() {
         rep.unavailable_fields["container.image.repository"],
         vec!["r".to_string()]
     );
-    assert!(rep.unavailable_fields.contains_key("fd.sip"));
+    assert!(rep.unavailable_fields.contains_key("k8s.ns.name"));
     // A host that populates it can say so.
     let rs = Loader::new(LoadOptions {
         available: vec![Field::ContainerImageRepository],

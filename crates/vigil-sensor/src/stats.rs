@@ -29,6 +29,9 @@ impl HookCounts {
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct KernelStats {
+    /// Invocations the kernel skipped because the program was already running on that
+    /// CPU (BPF recursion protection, e.g. a softirq interrupting it): events never seen.
+    pub recursion_misses: Vec<(&'static str, u64)>,
     /// Summed over CPUs, by hook name.
     pub hooks: Vec<(&'static str, HookCounts)>,
     /// Events lost (ring buffer full), per CPU.
@@ -37,8 +40,14 @@ pub struct KernelStats {
 }
 
 impl KernelStats {
+    /// Events lost in the ring buffers, per CPU summed.
     pub fn lost(&self) -> u64 {
         self.lost_per_cpu.iter().sum()
+    }
+
+    /// Hook invocations the kernel skipped (never seen by our programs).
+    pub fn missed(&self) -> u64 {
+        self.recursion_misses.iter().map(|(_, n)| n).sum()
     }
 
     pub fn hook(&self, name: &str) -> Option<&HookCounts> {
@@ -92,9 +101,34 @@ impl Sensor {
         }
         let counters = counter::NAMES.iter().map(|&(i, n)| (n, counters[i])).collect();
         Ok(KernelStats {
+            recursion_misses: self.recursion_misses(),
             hooks,
             lost_per_cpu,
             counters,
         })
+    }
+
+    /// Per attached program, the invocations the kernel's recursion guard skipped.
+    fn recursion_misses(&self) -> Vec<(&'static str, u64)> {
+        use libbpf_rs::libbpf_sys;
+        use libbpf_rs::skel::Skel;
+        use std::os::fd::{AsFd, AsRawFd};
+        let mut out = Vec::new();
+        for prog in self.skel.object().progs() {
+            let Some(spec) = crate::programs::spec(&prog.name().to_string_lossy()) else {
+                continue;
+            };
+            if !self.report.is_attached(spec.name) {
+                continue;
+            }
+            let mut info = libbpf_sys::bpf_prog_info::default();
+            let mut len = std::mem::size_of::<libbpf_sys::bpf_prog_info>() as u32;
+            // SAFETY: info is a valid, zeroed bpf_prog_info of the size we pass.
+            let rc = unsafe { libbpf_sys::bpf_prog_get_info_by_fd(prog.as_fd().as_raw_fd(), &mut info, &mut len) };
+            if rc == 0 {
+                out.push((spec.name, info.recursion_misses));
+            }
+        }
+        out
     }
 }

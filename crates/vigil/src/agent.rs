@@ -14,6 +14,7 @@ use vigil_sensor::bootstrap::{boot_time_ns, boot_to_realtime_ns, snapshot};
 use vigil_sensor::{Batch, EventStream, KernelStats, Sensor, SensorConfig};
 
 use crate::pipeline::{Pipeline, PipelineConfig, PipelineStats};
+use crate::rules::{error_lines, LoadedRules, Reload, RuleSources};
 
 pub struct RunOptions {
     pub output: Option<PathBuf>,
@@ -25,11 +26,14 @@ pub struct RunOptions {
     pub duration: Option<Duration>,
     pub sensor: SensorConfig,
     pub tree: vigil_proctree::TreeConfig,
+    pub rules: RuleSources,
+    pub engine: vigil_rules::EngineConfig,
 }
 
 /// Signals turned into flags the loop checks (a signal also interrupts its wait).
 struct Signals {
     stop: Arc<AtomicBool>,
+    reload: Arc<AtomicBool>,
 }
 
 impl Signals {
@@ -38,7 +42,9 @@ impl Signals {
         for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
             signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handlers")?;
         }
-        Ok(Self { stop })
+        let reload = Arc::new(AtomicBool::new(false));
+        signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reload)).context("installing SIGHUP")?;
+        Ok(Self { stop, reload })
     }
 }
 
@@ -47,6 +53,8 @@ struct Summary<'a> {
     uptime_secs: f64,
     kernel: &'a KernelStats,
     lost_total: u64,
+    /// Hook invocations the kernel skipped (recursion protection): events never seen.
+    missed_total: u64,
     /// Flows the kernel still tracks at shutdown.
     flows_tracked: usize,
     userspace: &'a PipelineStats,
@@ -67,6 +75,16 @@ fn open_output(path: &Option<PathBuf>) -> Result<Box<dyn Write>> {
 
 pub fn run(opts: RunOptions) -> Result<()> {
     let signals = Signals::install()?;
+    // Rules first: a bad rule file stops us before anything is attached.
+    let mut rules = LoadedRules::load(opts.rules.clone())
+        .map_err(|e| anyhow::anyhow!("rules did not load:\n{}", error_lines(&e).join("\n")))?;
+    let report = rules.set.report();
+    eprintln!(
+        "rules: {} loaded ({} enabled) from {}",
+        report.rules_loaded,
+        report.rules_enabled,
+        report.files.join(", ")
+    );
     let started = Instant::now();
     let out = open_output(&opts.output)?;
     let offset = boot_to_realtime_ns();
@@ -95,6 +113,8 @@ pub fn run(opts: RunOptions) -> Result<()> {
     let mut pipeline = Pipeline::new(
         PipelineConfig {
             emit_events: opts.emit_events,
+            rules: Some(Arc::clone(&rules.set)),
+            engine: opts.engine.clone(),
             boot_to_realtime_ns: offset,
             tree: opts.tree.clone(),
         },
@@ -129,10 +149,25 @@ pub fn run(opts: RunOptions) -> Result<()> {
             }
             pipeline.flush()?;
         }
-        if last_tick.elapsed() >= Duration::from_secs(1) {
-            pipeline.tick(boot_time_ns());
+        let hup = signals.reload.swap(false, Ordering::Relaxed);
+        if hup || last_tick.elapsed() >= Duration::from_secs(1) {
+            pipeline.tick(boot_time_ns())?;
             sensor.sweep_flows()?;
             last_tick = Instant::now();
+            // SIGHUP, or a rule file that changed on disk: reload, keep the old rules on failure.
+            match rules.reload(hup) {
+                Reload::Unchanged => {}
+                Reload::Reloaded(n) => {
+                    pipeline.set_rules(Arc::clone(&rules.set));
+                    eprintln!("vigil: rules reloaded: {n} rules");
+                }
+                Reload::Failed(e) => {
+                    eprintln!("vigil: rules reload failed, keeping the rules that were running:");
+                    for line in error_lines(&e) {
+                        eprintln!("  {line}");
+                    }
+                }
+            }
         }
         if !opts.stats_interval.is_zero() && last_stats.elapsed() >= opts.stats_interval {
             eprintln!(
@@ -155,6 +190,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
         uptime_secs: started.elapsed().as_secs_f64(),
         kernel: &kernel,
         lost_total: kernel.lost(),
+        missed_total: kernel.missed(),
         flows_tracked: sensor.flows_tracked(),
         userspace: &user,
     };
@@ -169,7 +205,7 @@ pub fn stats_line(k: &KernelStats, u: &PipelineStats, up: Duration) -> String {
     let t = k.total();
     let kinds: Vec<String> = u.decode.decoded.iter().map(|(k, v)| format!("{k}={v}")).collect();
     format!(
-        "stats: up={}s kernel seen={} filtered={} deduped={} sent={} lost={} lost_per_cpu={:?} | decoded {} malformed={} unknown_values={} | tree={} unknown_pid={}",
+        "stats: up={}s kernel seen={} filtered={} deduped={} sent={} lost={} lost_per_cpu={:?} missed={} | decoded {} malformed={} unknown_values={} | tree={} unknown_pid={}",
         up.as_secs(),
         t.seen,
         t.filtered,
@@ -177,6 +213,7 @@ pub fn stats_line(k: &KernelStats, u: &PipelineStats, up: Duration) -> String {
         t.sent,
         t.lost,
         k.lost_per_cpu,
+        k.missed(),
         kinds.join(" "),
         u.decode.malformed_total(),
         u.decode.unknown_values,

@@ -3,9 +3,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use vigil::agent::{self, RunOptions};
+use vigil::cli;
+use vigil::replay::ReplayOptions;
+use vigil::rules::RuleSources;
 use vigil_proctree::TreeConfig;
 use vigil_sensor::SensorConfig;
 
@@ -23,7 +26,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the agent: attach the hooks and write JSON lines (needs root).
+    /// Run the agent: attach the hooks, evaluate the rules, write alerts as JSON lines (needs root).
     Run(RunArgs),
     /// Check what this kernel supports and which hooks attach (needs root for the last part).
     Doctor {
@@ -31,10 +34,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Run the pipeline over a recording made with `vigil run --record` (no root needed).
+    /// Run the rules over a recording made with `vigil run --record` (no root needed).
     Replay {
         /// The recording.
         file: PathBuf,
+        #[command(flatten)]
+        rules: RuleArgs,
         /// Write every event, not only alerts.
         #[arg(long)]
         events: bool,
@@ -42,10 +47,61 @@ enum Command {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+    /// Check, list or explain rules.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+    /// List the fields rules can use, with their types and descriptions.
+    Fields {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Validate rule files; errors are printed as file:line:col: message (exit code 1).
+    Check {
+        /// Rule files or directories.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Check the files alone, not on top of the built-in rules.
+        #[arg(long)]
+        no_builtin_rules: bool,
+    },
+    /// List the rules that would run.
+    List {
+        #[command(flatten)]
+        rules: RuleArgs,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(clap::Args, Clone)]
+struct RuleArgs {
+    /// Rule file or directory, loaded after the built-in rules (repeatable).
+    #[arg(long = "rules", short = 'r', value_name = "PATH")]
+    rules: Vec<PathBuf>,
+    /// Do not load the built-in rules.
+    #[arg(long)]
+    no_builtin_rules: bool,
+    /// Default rate limit of rules without their own: `none`, or SCOPE:BURST/PERIOD with
+    /// SCOPE one of process, executable, parent, global (e.g. `process:20/60s`).
+    #[arg(long, value_name = "LIMIT", default_value = "process:20/60s")]
+    rate_limit: String,
+    /// A YAML configuration file (see docs/rules.md): `rules`, `builtin_rules`, `rate_limit`.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
 struct RunArgs {
+    #[command(flatten)]
+    rules: RuleArgs,
     /// Write JSON lines to this file (appending) instead of stdout.
     #[arg(long, short)]
     output: Option<PathBuf>,
@@ -100,23 +156,45 @@ fn main() -> ExitCode {
     match dispatch(cli.command) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("vigil: error: {}", one_line(&e));
+            for (i, line) in format!("{e:#}").lines().enumerate() {
+                if i == 0 {
+                    eprintln!("vigil: error: {line}");
+                } else {
+                    eprintln!("  {line}");
+                }
+            }
             ExitCode::FAILURE
         }
     }
 }
 
-fn one_line(e: &anyhow::Error) -> String {
-    e.chain()
-        .map(|c| c.to_string())
-        .collect::<Vec<_>>()
-        .join(": ")
-        .replace('\n', " ")
+/// Rule sources and engine settings from the flags and the optional config file.
+fn rule_setup(a: &RuleArgs) -> Result<(RuleSources, vigil_rules::EngineConfig)> {
+    let config = match &a.config {
+        Some(path) => cli::Config::read(path)?,
+        None => cli::Config::default(),
+    };
+    let mut paths = config.rules.clone();
+    paths.extend(a.rules.iter().cloned());
+    let builtin = !a.no_builtin_rules && config.builtin_rules.unwrap_or(true);
+    let limit = config.rate_limit.as_deref().unwrap_or(&a.rate_limit);
+    let engine = vigil_rules::EngineConfig {
+        default_rate_limit: cli::parse_rate_limit(limit).with_context(|| format!("--rate-limit {limit}"))?,
+        ..vigil_rules::EngineConfig::default()
+    };
+    Ok((RuleSources { builtin, paths }, engine))
 }
 
 fn dispatch(cmd: Command) -> Result<ExitCode> {
+    if !matches!(cmd, Command::Run(_)) {
+        // Listing commands piped into `head` should end quietly. (`run` keeps SIGPIPE
+        // ignored: a closed output must be an error it reports, not a silent death.)
+        // SAFETY: restoring a default signal disposition before any thread starts.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     match cmd {
         Command::Run(a) => {
+            let (rules, engine) = rule_setup(&a.rules)?;
             let opts = RunOptions {
                 output: a.output,
                 emit_events: a.events,
@@ -143,14 +221,56 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                     grace_ns: (a.exit_grace * 1e9) as u64,
                     ..TreeConfig::default()
                 },
+                rules,
+                engine,
             };
             agent::run(opts)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Doctor { json } => Ok(ExitCode::from(vigil::doctor::doctor(json) as u8)),
-        Command::Replay { file, events, output } => {
-            let stats = vigil::replay::replay(&file, events, output.as_deref(), TreeConfig::default())?;
+        Command::Replay {
+            file,
+            rules,
+            events,
+            output,
+        } => {
+            let (rules, engine) = rule_setup(&rules)?;
+            let stats = vigil::replay::replay(
+                &file,
+                ReplayOptions {
+                    emit_events: events,
+                    output: output.as_deref(),
+                    rules,
+                    engine,
+                    tree: TreeConfig::default(),
+                },
+            )?;
             eprintln!("summary: {}", serde_json::to_string(&stats)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rules {
+            command: RulesCommand::Check {
+                files,
+                no_builtin_rules,
+            },
+        } => {
+            if files.is_empty() {
+                bail!("no rule files given");
+            }
+            Ok(cli::rules_check(RuleSources {
+                builtin: !no_builtin_rules,
+                paths: files,
+            }))
+        }
+        Command::Rules {
+            command: RulesCommand::List { rules, json },
+        } => {
+            let (sources, _) = rule_setup(&rules)?;
+            cli::rules_list(sources, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Fields { json } => {
+            cli::fields(json)?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -10,12 +10,18 @@ use tracing::debug;
 use vigil_event::recording::RecordingWriter;
 use vigil_event::{Body, DecodeStats, Decoder, Event};
 use vigil_proctree::{Process, ProcessTree, TreeConfig, TreeStats};
+use vigil_rules::{Engine, EngineConfig, Match, RuleSet, RuleStats};
 
-use crate::render;
+use crate::host::HostFacts;
+use crate::render::{self, AlertJson};
+use crate::rule_event::RuleEvent;
 
 pub struct PipelineConfig {
     /// Write every event, not only alerts.
     pub emit_events: bool,
+    /// Rules to evaluate (none: no alerts).
+    pub rules: Option<Arc<RuleSet>>,
+    pub engine: EngineConfig,
     /// Offset from kernel boot time to Unix time, for timestamps in the output.
     pub boot_to_realtime_ns: i64,
     pub tree: TreeConfig,
@@ -25,6 +31,10 @@ pub struct Pipeline {
     cfg: PipelineConfig,
     decoder: Decoder,
     tree: ProcessTree,
+    engine: Option<Engine>,
+    host: HostFacts,
+    matches: Vec<Match>,
+    events_seen: u64,
     out: Box<dyn Write>,
     recorder: Option<RecordingWriter<Box<dyn Write>>>,
     written: BTreeMap<&'static str, u64>,
@@ -40,15 +50,25 @@ pub struct PipelineStats {
     pub tree: TreeStats,
     pub tree_size: usize,
     pub written: BTreeMap<&'static str, u64>,
+    /// Alerts held back by rate limits (each is counted, and the next alert of the
+    /// same rule and scope says how many it stands for).
+    pub alerts_suppressed: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<RuleStats>,
 }
 
 impl Pipeline {
     pub fn new(cfg: PipelineConfig, out: Box<dyn Write>, recorder: Option<RecordingWriter<Box<dyn Write>>>) -> Self {
         let tree = ProcessTree::new(cfg.tree.clone());
+        let engine = cfg.rules.clone().map(|r| Engine::new(r, cfg.engine.clone()));
         Self {
             cfg,
             decoder: Decoder::new(),
             tree,
+            engine,
+            host: HostFacts::default(),
+            matches: Vec::new(),
+            events_seen: 0,
             out,
             recorder,
             written: BTreeMap::new(),
@@ -72,27 +92,60 @@ impl Pipeline {
         };
         self.last_ktime = self.last_ktime.max(ev.ktime);
         let proc = self.tree.apply(&ev);
-        if self.cfg.emit_events && !matches!(ev.body, Body::Snapshot(_)) {
-            self.write_event(&ev, proc.as_ref())?;
+        if matches!(ev.body, Body::Snapshot(_) | Body::Tick) {
+            return Ok(()); // state, not an event of its own
+        }
+        self.events_seen += 1;
+        let ancestors = self.tree.ancestors(ev.pid);
+        if let Some(engine) = &mut self.engine {
+            let p: &Process = proc.as_deref().unwrap_or(&self.unknown_process);
+            let view = RuleEvent::new(
+                &ev,
+                self.events_seen,
+                p,
+                &ancestors,
+                &self.host,
+                self.cfg.boot_to_realtime_ns,
+            );
+            engine.process(&view, &mut self.matches);
+        }
+        let matches = std::mem::take(&mut self.matches);
+        for m in &matches {
+            self.write(&ev, proc.as_ref(), &ancestors, Some(m))?;
+        }
+        self.matches = matches;
+        self.matches.clear();
+        if self.cfg.emit_events {
+            self.write(&ev, proc.as_ref(), &ancestors, None)?;
         }
         Ok(())
     }
 
-    fn write_event(&mut self, ev: &Event, proc: Option<&Arc<Process>>) -> io::Result<()> {
-        let ancestors = self.tree.ancestors(ev.pid);
-        let json = render::event_json(
-            ev,
-            proc,
-            &ancestors,
-            self.cfg.boot_to_realtime_ns,
-            &self.unknown_process,
-        );
+    /// One JSON line: the event, and the alert when a rule matched it.
+    fn write(
+        &mut self,
+        ev: &Event,
+        proc: Option<&Arc<Process>>,
+        ancestors: &[Arc<Process>],
+        alert: Option<&Match>,
+    ) -> io::Result<()> {
+        let mut json = render::event_json(ev, proc, ancestors, self.cfg.boot_to_realtime_ns, &self.unknown_process);
+        json.alert = alert.map(AlertJson::from_match);
         self.line.clear();
         serde_json::to_writer(&mut self.line, &json).map_err(io::Error::other)?;
         self.line.push(b'\n');
         self.out.write_all(&self.line)?;
-        *self.written.entry("events").or_default() += 1;
+        *self
+            .written
+            .entry(if alert.is_some() { "alerts" } else { "events" })
+            .or_default() += 1;
         Ok(())
+    }
+
+    /// Swaps in a new rule set (hot reload); sequence state and rate-limit buckets start afresh.
+    pub fn set_rules(&mut self, rules: Arc<RuleSet>) {
+        self.engine = Some(Engine::new(Arc::clone(&rules), self.cfg.engine.clone()));
+        self.cfg.rules = Some(rules);
     }
 
     /// Makes what was written visible (called after each batch, so alerts are not held back).
@@ -103,9 +156,10 @@ impl Pipeline {
         self.out.flush()
     }
 
-    /// Periodic housekeeping; `now_ktime` is the kernel clock (live) or the last event time (replay).
-    pub fn tick(&mut self, now_ktime: u64) {
-        self.tree.reap(now_ktime);
+    /// Periodic housekeeping at kernel time `now_ktime`: goes through the pipeline as a
+    /// tick record, so a recording replays it at the same point.
+    pub fn tick(&mut self, now_ktime: u64) -> io::Result<()> {
+        self.process_record(&vigil_event::tick_record(now_ktime))
     }
 
     pub fn last_ktime(&self) -> u64 {
@@ -122,6 +176,20 @@ impl Pipeline {
             tree: self.tree.stats(),
             tree_size: self.tree.len(),
             written: self.written.clone(),
+            alerts_suppressed: self.engine.as_ref().map_or(0, |e| e.suppressed_total()),
+            rules: self
+                .engine
+                .as_ref()
+                .map(|e| {
+                    self.cfg
+                        .rules
+                        .iter()
+                        .flat_map(|r| r.rules())
+                        .filter_map(|r| e.rule_stats(&r.name))
+                        .filter(|s| s.matches > 0)
+                        .collect()
+                })
+                .unwrap_or_default(),
         }
     }
 }

@@ -20,6 +20,7 @@ use vigil_proctree::Process;
 pub fn evt_type(ev: &Event) -> &'static str {
     match &ev.body {
         Body::Snapshot(_) => "snapshot",
+        Body::Tick => "tick",
         Body::Exec(x) if x.flags & exec_flag::BY_FD != 0 => "execveat",
         Body::Exec(_) => "execve",
         Body::Fork(_) => "clone",
@@ -39,6 +40,9 @@ pub fn evt_type(ev: &Event) -> &'static str {
 
 #[derive(Serialize)]
 pub struct EventJson<'a> {
+    /// Present when a rule matched this event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alert: Option<AlertJson>,
     pub evt: Evt,
     pub proc: ProcJson<'a>,
     pub ancestors: Vec<AncestorJson<'a>>,
@@ -56,6 +60,100 @@ pub struct EventJson<'a> {
     pub net: Option<NetJson<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dns: Option<DnsJson<'a>>,
+}
+
+/// What a rule said about the event.
+#[derive(Serialize)]
+pub struct AlertJson {
+    pub rule: String,
+    pub priority: &'static str,
+    pub output: String,
+    /// ATT&CK technique ids from the rule's tags (`T1059.004`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mitre_techniques: Vec<String>,
+    /// ATT&CK tactics from the rule's `mitre_*` tags (`execution`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mitre_tactics: Vec<String>,
+    pub tags: Vec<String>,
+    /// Earlier matches of this rule (same rate-limit scope) not written since the last alert.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub suppressed: u64,
+    /// For sequence rules: each step, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepJson>,
+    /// Kernel boot-time ns when the alert was decided: minus `evt.ktime`, the detection latency.
+    pub detected_ktime: u64,
+}
+
+#[derive(Serialize)]
+pub struct StepJson {
+    pub step: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub ktime: u64,
+    pub evt_type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// `T1059` or `T1059.004`.
+fn is_technique(tag: &str) -> bool {
+    let b = tag.as_bytes();
+    let digits = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
+    b.first() == Some(&b'T')
+        && match tag[1..].split_once('.') {
+            Some((t, sub)) => t.len() == 4 && digits(t.as_bytes()) && sub.len() == 3 && digits(sub.as_bytes()),
+            None => b.len() == 5 && digits(&b[1..]),
+        }
+}
+
+impl AlertJson {
+    pub fn from_match(m: &vigil_rules::Match) -> AlertJson {
+        AlertJson {
+            rule: m.rule.clone(),
+            priority: m.priority.as_str(),
+            output: m.output.clone(),
+            mitre_techniques: m.tags.iter().filter(|t| is_technique(t)).cloned().collect(),
+            mitre_tactics: m
+                .tags
+                .iter()
+                .filter_map(|t| t.strip_prefix("mitre_"))
+                .map(str::to_string)
+                .collect(),
+            tags: m.tags.clone(),
+            suppressed: m.suppressed,
+            steps: m
+                .steps
+                .iter()
+                .map(|s| StepJson {
+                    step: s.step,
+                    name: s.name.clone(),
+                    ktime: s.ts_ns,
+                    evt_type: s.evt_type.clone(),
+                    pid: s.pid,
+                    key: s.key.clone(),
+                    output: s.output.clone(),
+                })
+                .collect(),
+            detected_ktime: vigil_sensor_clock(),
+        }
+    }
+}
+
+/// CLOCK_BOOTTIME now, the clock of `evt.ktime`.
+fn vigil_sensor_clock() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: ts is a valid timespec for clock_gettime to fill.
+    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 #[derive(Serialize)]
@@ -78,10 +176,13 @@ pub struct ProcJson<'a> {
     pub ppid: u32,
     pub vpid: u32,
     pub name: &'a Text,
+    /// argv[0], as Falco's `proc.exe`.
     pub exe: &'a Text,
+    /// The executable's absolute path, resolved in the kernel.
+    pub exepath: &'a Text,
     pub args: &'a [Text],
     pub cmdline: String,
-    pub cwd: &'a Text,
+    pub cwd: String,
     pub uid: u32,
     pub gid: u32,
     pub euid: u32,
@@ -109,6 +210,7 @@ pub struct AncestorJson<'a> {
     pub pid: u32,
     pub name: &'a Text,
     pub exe: &'a Text,
+    pub exepath: &'a Text,
     pub args: &'a [Text],
 }
 
@@ -348,6 +450,11 @@ fn family_name(f: u16) -> &'static str {
     }
 }
 
+/// argv[0], or the path when argv is empty.
+fn exe_of(p: &Process) -> &Text {
+    p.args.first().unwrap_or(&p.exe)
+}
+
 fn endpoint(addr: Option<IpAddr>, port: u16) -> String {
     match addr {
         Some(a) => Endpoint { addr: a, port }.to_string(),
@@ -355,25 +462,38 @@ fn endpoint(addr: Option<IpAddr>, port: u16) -> String {
     }
 }
 
+/// Falco's `fd.name` of a socket: `client->server`, `addr:port` when bound or
+/// listening, or the unix path.
+pub fn sock_name(n: &Net) -> String {
+    let (client, server) = client_server(n);
+    match (&n.unix_path, n.family) {
+        (Some(p), _) => p.to_string(),
+        (None, _) if n.op == NetOp::Socket => String::new(),
+        (None, AF_INET | AF_INET6) if n.direction == net_flag::DIR_LISTEN || n.op == NetOp::Bind => {
+            endpoint(n.laddr, n.lport)
+        }
+        (None, AF_INET | AF_INET6) => format!("{}->{}", endpoint(client.0, client.1), endpoint(server.0, server.1)),
+        _ => String::new(),
+    }
+}
+
+/// One end of a connection: address and port.
+pub type End = (Option<IpAddr>, u16);
+
+/// (client, server): whoever connected is the client, the peer when incoming.
+pub fn client_server(n: &Net) -> (End, End) {
+    let (l, r) = ((n.laddr, n.lport), (n.raddr, n.rport));
+    match n.direction {
+        net_flag::DIR_IN | net_flag::DIR_LISTEN => (r, l),
+        _ => (l, r),
+    }
+}
+
 /// Falco-style socket fd: ends, server/client roles, `fd.name` as client->server.
 fn sock_fd(n: &Net) -> FdJson<'_> {
     let (l, r) = ((n.laddr, n.lport), (n.raddr, n.rport));
-    // the client is whoever connected: us when outgoing, the peer when incoming
-    let (client, server) = match n.direction {
-        net_flag::DIR_IN | net_flag::DIR_LISTEN => (r, l),
-        _ => (l, r),
-    };
-    let name = match (&n.unix_path, n.family) {
-        (Some(p), _) => p.clone(),
-        (None, _) if n.op == NetOp::Socket => Text::default(),
-        (None, AF_INET | AF_INET6) if n.direction == net_flag::DIR_LISTEN || n.op == NetOp::Bind => {
-            Text::from(endpoint(n.laddr, n.lport).as_str())
-        }
-        (None, AF_INET | AF_INET6) => {
-            Text::from(format!("{}->{}", endpoint(client.0, client.1), endpoint(server.0, server.1)).as_str())
-        }
-        _ => Text::default(),
-    };
+    let (client, server) = client_server(n);
+    let name = Text::from(sock_name(n).as_str());
     let (ty, typechar) = match n.family {
         AF_INET => ("ipv4", '4'),
         AF_INET6 => ("ipv6", '6'),
@@ -488,6 +608,7 @@ pub fn event_json<'a>(
 ) -> EventJson<'a> {
     let p: &Process = proc.map(|p| p.as_ref()).unwrap_or(fallback);
     let mut out = EventJson {
+        alert: None,
         evt: Evt {
             kind: ev.body.kind_name(),
             ty: evt_type(ev),
@@ -502,10 +623,11 @@ pub fn event_json<'a>(
             ppid: p.ppid,
             vpid: p.vpid,
             name: if proc.is_some() { &p.name } else { &ev.comm },
-            exe: &p.exe,
+            exe: exe_of(p),
+            exepath: &p.exe,
             args: &p.args,
-            cmdline: p.cmdline(),
-            cwd: &p.cwd,
+            cmdline: crate::rule_event::cmdline(p),
+            cwd: crate::rule_event::cwd_with_slash(&p.cwd),
             uid: ev.uid,
             gid: ev.gid,
             euid: p.euid,
@@ -534,7 +656,8 @@ pub fn event_json<'a>(
             .map(|a| AncestorJson {
                 pid: a.pid,
                 name: &a.name,
-                exe: &a.exe,
+                exe: exe_of(a),
+                exepath: &a.exe,
                 args: &a.args,
             })
             .collect(),
@@ -660,6 +783,7 @@ pub fn event_json<'a>(
             });
         }
         Body::Dns(d) => out.dns = Some(dns_json(d)),
+        Body::Tick => {}
     }
     out
 }
@@ -699,6 +823,16 @@ mod tests {
         assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000000000Z");
         assert_eq!(rfc3339(1, 1_795_533_654_000_000_000), "2026-11-24T15:20:54.000000001Z");
         assert_eq!(rfc3339(0, 951_782_400_000_000_000), "2000-02-29T00:00:00.000000000Z");
+    }
+
+    #[test]
+    fn technique_tags() {
+        for t in ["T1059", "T1059.004", "T1552.001"] {
+            assert!(is_technique(t), "{t}");
+        }
+        for t in ["T105", "T1059.4", "mitre_execution", "TA0002", "Tabcd", "T1059."] {
+            assert!(!is_technique(t), "{t}");
+        }
     }
 
     #[test]

@@ -8,17 +8,25 @@ use anyhow::{Context, Result};
 use vigil_event::recording::RecordingReader;
 
 use crate::pipeline::{Pipeline, PipelineConfig, PipelineStats};
+use crate::rules::{error_lines, RuleSources};
 
-pub fn replay(
-    path: &Path,
-    emit_events: bool,
-    out: Option<&Path>,
-    tree: vigil_proctree::TreeConfig,
-) -> Result<PipelineStats> {
+pub struct ReplayOptions<'a> {
+    pub emit_events: bool,
+    pub output: Option<&'a Path>,
+    pub rules: RuleSources,
+    pub engine: vigil_rules::EngineConfig,
+    pub tree: vigil_proctree::TreeConfig,
+}
+
+pub fn replay(path: &Path, opts: ReplayOptions<'_>) -> Result<PipelineStats> {
+    let rules = opts
+        .rules
+        .load()
+        .map_err(|e| anyhow::anyhow!("rules did not load:\n{}", error_lines(&e).join("\n")))?;
     let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut reader =
         RecordingReader::new(BufReader::new(file)).with_context(|| format!("reading {}", path.display()))?;
-    let out: Box<dyn Write> = match out {
+    let out: Box<dyn Write> = match opts.output {
         Some(p) => Box::new(BufWriter::new(
             File::create(p).with_context(|| format!("creating {}", p.display()))?,
         )),
@@ -26,25 +34,21 @@ pub fn replay(
     };
     let mut pipeline = Pipeline::new(
         PipelineConfig {
-            emit_events,
+            emit_events: opts.emit_events,
+            rules: Some(rules.into_shared()),
+            engine: opts.engine,
             boot_to_realtime_ns: reader.boot_to_realtime_ns,
-            tree,
+            tree: opts.tree,
         },
         out,
         None,
     );
-    let mut since_tick = 0u32;
+    // The live run's tick records are in the stream: reaping happens where it happened live.
     while let Some(rec) = reader
         .next_record()
         .with_context(|| format!("reading {}", path.display()))?
     {
         pipeline.process_record(&rec)?;
-        since_tick += 1;
-        if since_tick == 1024 {
-            // Event time drives reaping, so a replay keeps the same tree as the live run.
-            pipeline.tick(pipeline.last_ktime());
-            since_tick = 0;
-        }
     }
     pipeline.flush()?;
     Ok(pipeline.stats())

@@ -356,7 +356,7 @@ fn bash_dev_tcp_redirection_marks_stdio_as_a_socket() {
     let (_conn, _) = listener.accept().expect("accept");
     child.wait_with_output().expect("wait");
     let lines = agent.wait_for("the exec of sh", WAIT, |l| {
-        kind(l, "exec").any(|v| v["proc"]["pid"] == pid && str_of(&v["proc"]["exe"]).ends_with("dash"))
+        kind(l, "exec").any(|v| v["proc"]["pid"] == pid && str_of(&v["proc"]["exepath"]).ends_with("dash"))
     });
     let dups: Vec<u64> = net(&lines, "dup_stdio")
         .filter(|v| v["proc"]["pid"] == pid)
@@ -369,7 +369,7 @@ fn bash_dev_tcp_redirection_marks_stdio_as_a_socket() {
     let dup = net(&lines, "dup_stdio").find(|v| v["proc"]["pid"] == pid).expect("dup");
     assert_eq!(dup["fd"]["rport"], port as u64, "the socket's peer is recorded");
     let sh = kind(&lines, "exec")
-        .find(|v| v["proc"]["pid"] == pid && str_of(&v["proc"]["exe"]).ends_with("dash"))
+        .find(|v| v["proc"]["pid"] == pid && str_of(&v["proc"]["exepath"]).ends_with("dash"))
         .expect("exec of sh");
     assert_eq!(sh["proc"]["stdio_sockets"], serde_json::json!(["stdin", "stdout"]));
     assert_eq!(sh["proc"]["stdio_peer"], format!("127.0.0.1:{port}"));
@@ -460,7 +460,12 @@ fn ten_thousand_short_connections_are_counted_and_memory_stays_bounded() {
         decoded, kernel_net_sent,
         "userspace decoded exactly the network records the kernel sent"
     );
-    // every closed connection left the flow table
+    // every closed connection left the flow table; a state change the kernel skipped
+    // (recursion protection) would leave one behind, but it is counted as missed
     let flows = summary["flows_tracked"].as_u64().expect("flows_tracked");
-    assert!(flows < 500, "{flows} flows still tracked after all connections closed");
+    let missed = summary["missed_total"].as_u64().expect("missed_total");
+    assert!(
+        flows <= 50 + missed,
+        "{flows} flows still tracked after all connections closed ({missed} missed)"
+    );
 }

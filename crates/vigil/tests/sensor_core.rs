@@ -55,14 +55,15 @@ fn shell_running_cat_is_reported_with_pids_and_ancestry() {
     assert_eq!(args_of(sh_exec), ["/bin/sh", "-c", "cat /etc/hostname"]);
     assert_eq!(sh_exec["exec"]["filename"], "/bin/sh");
     assert_eq!(sh_exec["proc"]["ppid"], me);
+    assert_eq!(sh_exec["proc"]["exe"], "/bin/sh", "proc.exe is argv[0], as in Falco");
     assert!(
-        str_of(&sh_exec["proc"]["exe"]).ends_with("sh"),
+        str_of(&sh_exec["proc"]["exepath"]).ends_with("sh"),
         "{}",
-        sh_exec["proc"]["exe"]
+        sh_exec["proc"]["exepath"]
     );
     // exec of cat, child of sh
     let cat_exec = kind(&lines, "exec")
-        .find(|v| v["proc"]["ppid"] == sh_pid && v["proc"]["exe"] == "/usr/bin/cat")
+        .find(|v| v["proc"]["ppid"] == sh_pid && v["proc"]["exepath"] == "/usr/bin/cat")
         .expect("exec of cat by sh");
     let cat_pid = cat_exec["proc"]["pid"].as_u64().expect("pid");
     assert_eq!(args_of(cat_exec), ["cat", "/etc/hostname"]);
@@ -162,7 +163,7 @@ os.close(fd)
     assert_eq!(rel_reads.len(), 2, "{rel_reads:?}");
     for rel in rel_reads {
         assert_eq!(rel["file"]["path_source"], "inode");
-        assert_eq!(rel["proc"]["cwd"], format!("{d}/sub"), "cwd follows chdir");
+        assert_eq!(rel["proc"]["cwd"], format!("{d}/sub/"), "cwd follows chdir");
     }
     // through a dirfd, and with ./.. in the string
     find("open", &format!("{d}/sub/viadirfd.txt"));
@@ -240,7 +241,7 @@ fn exec_of_deleted_binary_symlink_and_script() {
     };
 
     let ghost = exec_of(ghost_pid);
-    assert_eq!(ghost["proc"]["exe"], copy.to_str().expect("utf8"), "{ghost}");
+    assert_eq!(ghost["proc"]["exepath"], copy.to_str().expect("utf8"), "{ghost}");
     assert!(
         ghost["exec"]["flags"]
             .as_array()
@@ -252,7 +253,7 @@ fn exec_of_deleted_binary_symlink_and_script() {
     let l = exec_of(link_pid);
     assert_eq!(l["exec"]["filename"], link.to_str().expect("utf8"));
     assert_eq!(
-        l["proc"]["exe"], "/usr/bin/true",
+        l["proc"]["exepath"], "/usr/bin/true",
         "the symlink is resolved to the file that runs"
     );
 
@@ -262,7 +263,7 @@ fn exec_of_deleted_binary_symlink_and_script() {
     assert!(s["exec"]["flags"]
         .as_array()
         .is_some_and(|f| f.iter().any(|x| x == "script")));
-    assert!(str_of(&s["proc"]["exe"]).ends_with("dash") || str_of(&s["proc"]["exe"]).ends_with("sh"));
+    assert!(str_of(&s["proc"]["exepath"]).ends_with("dash") || str_of(&s["proc"]["exepath"]).ends_with("sh"));
     let exit = kind(&lines, "exit")
         .find(|v| v["proc"]["pid"] == script_pid)
         .expect("script exit");
@@ -284,7 +285,7 @@ fn processes_started_before_the_agent_have_ancestry() {
     sh.stdin.take().expect("stdin").write_all(b"go\n").expect("write");
     sh.wait().expect("wait sh");
     let lines = agent.wait_for("cat spawned by the pre-existing sh", WAIT, |l| {
-        kind(l, "exec").any(|v| v["proc"]["ppid"] == sh_pid && v["proc"]["exe"] == "/usr/bin/cat")
+        kind(l, "exec").any(|v| v["proc"]["ppid"] == sh_pid && v["proc"]["exepath"] == "/usr/bin/cat")
     });
     let cat = kind(&lines, "exec")
         .find(|v| v["proc"]["ppid"] == sh_pid)

@@ -115,9 +115,10 @@ impl Agent {
         }
     }
 
-    /// All JSON lines written so far.
+    /// All complete JSON lines written so far (a line still being written is left for later).
     pub fn lines(&self) -> Vec<Value> {
-        let text = std::fs::read_to_string(&self.output).unwrap_or_default();
+        let mut text = std::fs::read_to_string(&self.output).unwrap_or_default();
+        text.truncate(text.rfind('\n').map_or(0, |i| i + 1));
         text.lines()
             .filter(|l| !l.is_empty())
             .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("agent wrote invalid JSON ({e}): {l}")))
@@ -197,8 +198,14 @@ pub fn hook_counts<'a>(summary: &'a Value, hook: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no hook {hook} in summary"))
 }
 
-/// Every kernel hook accounts for every event it saw: sent, filtered, deduplicated or lost.
+/// Every kernel hook accounts for every event it saw: sent, filtered, deduplicated or lost;
+/// and the invocations the kernel skipped are reported, per program.
 pub fn assert_kernel_accounting(summary: &Value) {
+    let misses = summary["kernel"]["recursion_misses"]
+        .as_array()
+        .expect("recursion_misses per program");
+    let sum: u64 = misses.iter().map(|m| m[1].as_u64().unwrap_or(0)).sum();
+    assert_eq!(sum, summary["missed_total"].as_u64().expect("missed_total"));
     for h in summary["kernel"]["hooks"].as_array().expect("hooks") {
         let c = &h[1];
         let n = |k: &str| c[k].as_u64().unwrap_or(0);
@@ -232,4 +239,18 @@ pub fn run_python(code: &str) -> (u32, String) {
         String::from_utf8_lossy(&out.stderr)
     );
     (pid, String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The alert lines (those with an `alert` object).
+pub fn alerts(lines: &[Value]) -> Vec<&Value> {
+    lines.iter().filter(|v| v.get("alert").is_some()).collect()
+}
+
+/// Alerts of one rule.
+pub fn alerts_of<'a>(lines: &'a [Value], rule: &str) -> Vec<&'a Value> {
+    lines.iter().filter(|v| v["alert"]["rule"] == rule).collect()
+}
+
+pub fn fixture(name: &str) -> String {
+    format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
 }

@@ -1,0 +1,158 @@
+//! The small commands around rules: `rules check`, `rules list`, `fields`, and the
+//! configuration file.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+use vigil_rules::{parse_duration, RateLimit, Scope};
+
+use crate::rules::{error_lines, RuleSources};
+
+/// `--config FILE`: settings shared by `run`, `replay` and `rules list`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Rule files and directories, loaded before those given with `--rules`.
+    #[serde(default)]
+    pub rules: Vec<PathBuf>,
+    /// Load the built-in rules (default true).
+    pub builtin_rules: Option<bool>,
+    /// Default rate limit, as `--rate-limit`.
+    pub rate_limit: Option<String>,
+}
+
+impl Config {
+    pub fn read(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        serde_yaml::from_str(&text).map_err(|e| match e.location() {
+            Some(l) => anyhow::anyhow!("{}:{}:{}: {}", path.display(), l.line(), l.column(), e),
+            None => anyhow::anyhow!("{}: {e}", path.display()),
+        })
+    }
+}
+
+/// `none` or `SCOPE:BURST/PERIOD` (`process:20/60s`).
+pub fn parse_rate_limit(s: &str) -> Result<Option<RateLimit>> {
+    if s == "none" {
+        return Ok(None);
+    }
+    let (scope, rest) = s.split_once(':').context("expected SCOPE:BURST/PERIOD or none")?;
+    let (burst, per) = rest.split_once('/').context("expected BURST/PERIOD after the scope")?;
+    let scope = match scope {
+        "process" => Scope::Process,
+        "executable" => Scope::Executable,
+        "parent" => Scope::Parent,
+        "global" => Scope::Global,
+        other => bail!("unknown scope `{other}` (process, executable, parent, global)"),
+    };
+    let burst: u32 = burst
+        .parse()
+        .with_context(|| format!("burst `{burst}` is not a number"))?;
+    let per_ns = parse_duration(per).with_context(|| format!("period `{per}` is not a duration like 60s"))?;
+    if burst == 0 || per_ns == 0 {
+        bail!("burst and period must be positive");
+    }
+    Ok(Some(RateLimit { scope, burst, per_ns }))
+}
+
+/// `vigil rules check`: prints every error as `file:line:col: message`.
+pub fn rules_check(sources: RuleSources) -> ExitCode {
+    match sources.load() {
+        Ok(set) => {
+            print!("{}", set.report());
+            println!("ok");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            for line in error_lines(&e) {
+                println!("{line}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `vigil rules list`.
+pub fn rules_list(sources: RuleSources, json: bool) -> Result<()> {
+    let set = sources
+        .load()
+        .map_err(|e| anyhow::anyhow!("rules did not load:\n{}", error_lines(&e).join("\n")))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(set.rules())?);
+        return Ok(());
+    }
+    println!(
+        "{:<60} {:<13} {:<8} {:<28} TAGS",
+        "RULE", "PRIORITY", "ENABLED", "EVENT TYPES"
+    );
+    for r in set.rules() {
+        let types = r.evt_types.to_string();
+        let types = if types.len() > 27 {
+            format!("{}...", &types[..24])
+        } else {
+            types
+        };
+        println!(
+            "{:<60} {:<13} {:<8} {:<28} {}",
+            r.name,
+            r.priority.as_str(),
+            r.enabled,
+            types,
+            r.tags.join(",")
+        );
+    }
+    Ok(())
+}
+
+/// `vigil fields`.
+pub fn fields(json: bool) -> Result<()> {
+    let cat = vigil_rules::fields::catalogue();
+    if json {
+        println!("{}", serde_json::to_string_pretty(cat)?);
+        return Ok(());
+    }
+    println!(
+        "{:<42} {:<15} {:<18} {:<9} DESCRIPTION",
+        "FIELD", "TYPE", "ARGUMENT", "POPULATED"
+    );
+    for f in cat {
+        println!(
+            "{:<42} {:<15} {:<18} {:<9} {}",
+            f.name,
+            f.ty.name(),
+            f.arg.describe(),
+            if f.available { "yes" } else { "no" },
+            f.description
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limits() {
+        let r = parse_rate_limit("executable:5/30s").unwrap().unwrap();
+        assert_eq!((r.scope, r.burst, r.per_ns), (Scope::Executable, 5, 30_000_000_000));
+        assert!(parse_rate_limit("none").unwrap().is_none());
+        for bad in ["process", "process:x/1s", "user:1/1s", "process:1/soon", "process:0/1s"] {
+            assert!(parse_rate_limit(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn config_errors_name_the_position() {
+        let p = std::env::temp_dir().join(format!("vigil-config-{}.yaml", std::process::id()));
+        std::fs::write(&p, "rules: [/etc/vigil]\nrate_limt: none\n").unwrap();
+        let e = Config::read(&p).unwrap_err().to_string();
+        assert!(e.contains(":2:"), "{e}");
+        std::fs::write(&p, "rules: [/etc/vigil]\nbuiltin_rules: false\n").unwrap();
+        let c = Config::read(&p).unwrap();
+        assert_eq!(c.builtin_rules, Some(false));
+        std::fs::remove_file(&p).unwrap();
+    }
+}

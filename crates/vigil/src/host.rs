@@ -1,0 +1,218 @@
+//! Facts about the host that rules and alerts name: its hostname, user and group names,
+//! and which container a cgroup belongs to. Read lazily and cached; a miss re-reads
+//! the source at most every few seconds, so a new user or container is found without
+//! rereading files on every event.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const REFRESH: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub name: String,
+    pub home: String,
+    pub shell: String,
+}
+
+struct Cache<V> {
+    map: HashMap<u64, V>,
+    loaded: Option<Instant>,
+}
+
+impl<V: Clone> Cache<V> {
+    fn new() -> Self {
+        Cache {
+            map: HashMap::new(),
+            loaded: None,
+        }
+    }
+
+    fn get(&mut self, key: u64, reload: impl FnOnce() -> HashMap<u64, V>) -> Option<V> {
+        if let Some(v) = self.map.get(&key) {
+            return Some(v.clone());
+        }
+        if self.loaded.is_none_or(|t| t.elapsed() >= REFRESH) {
+            self.map = reload();
+            self.loaded = Some(Instant::now());
+        }
+        self.map.get(&key).cloned()
+    }
+}
+
+pub struct HostFacts {
+    pub hostname: String,
+    root: PathBuf,
+    users: RefCell<Cache<User>>,
+    groups: RefCell<Cache<String>>,
+    cgroups: RefCell<Cache<String>>,
+}
+
+impl Default for HostFacts {
+    fn default() -> Self {
+        Self::new(Path::new("/"))
+    }
+}
+
+impl HostFacts {
+    /// Facts read below `root` (`/` on a live host; a fixture directory in tests).
+    pub fn new(root: &Path) -> Self {
+        let hostname = std::fs::read_to_string(root.join("proc/sys/kernel/hostname"))
+            .or_else(|_| std::fs::read_to_string(root.join("etc/hostname")))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default();
+        HostFacts {
+            hostname,
+            root: root.to_path_buf(),
+            users: RefCell::new(Cache::new()),
+            groups: RefCell::new(Cache::new()),
+            cgroups: RefCell::new(Cache::new()),
+        }
+    }
+
+    pub fn user(&self, uid: u32) -> Option<User> {
+        self.users
+            .borrow_mut()
+            .get(uid as u64, || parse_passwd(&self.root.join("etc/passwd")))
+    }
+
+    pub fn user_name(&self, uid: u32) -> Option<String> {
+        self.user(uid).map(|u| u.name)
+    }
+
+    pub fn group_name(&self, gid: u32) -> Option<String> {
+        self.groups
+            .borrow_mut()
+            .get(gid as u64, || parse_group(&self.root.join("etc/group")))
+    }
+
+    /// Falco's `container.id`: the first 12 hex digits of the container id found in the
+    /// cgroup path, or `host`.
+    pub fn container_id(&self, cgroup_id: u64) -> String {
+        let full = self.container_full_id(cgroup_id);
+        if full == "host" {
+            full
+        } else {
+            full.chars().take(12).collect()
+        }
+    }
+
+    pub fn container_full_id(&self, cgroup_id: u64) -> String {
+        if cgroup_id <= 1 {
+            return "host".into();
+        }
+        let path = self.cgroups.borrow_mut().get(cgroup_id, || scan_cgroups(&self.root));
+        path.as_deref()
+            .and_then(container_id_in_path)
+            .unwrap_or_else(|| "host".into())
+    }
+}
+
+fn parse_passwd(path: &Path) -> HashMap<u64, User> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            let uid = f.get(2)?.parse::<u64>().ok()?;
+            Some((
+                uid,
+                User {
+                    name: f.first()?.to_string(),
+                    home: f.get(5).unwrap_or(&"").to_string(),
+                    shell: f.get(6).unwrap_or(&"").to_string(),
+                },
+            ))
+        })
+        .collect()
+}
+
+fn parse_group(path: &Path) -> HashMap<u64, String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            Some((f.get(2)?.parse::<u64>().ok()?, f.first()?.to_string()))
+        })
+        .collect()
+}
+
+/// cgroup v2 ids are the inode numbers of the cgroup directories: map them to paths.
+fn scan_cgroups(root: &Path) -> HashMap<u64, String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = HashMap::new();
+    for base in ["sys/fs/cgroup/unified", "sys/fs/cgroup"] {
+        let base = root.join(base);
+        if !base.join("cgroup.procs").exists() {
+            continue;
+        }
+        let mut stack = vec![base.clone()];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+            for e in entries.flatten() {
+                let p = e.path();
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    if let Ok(m) = e.metadata() {
+                        let rel = p
+                            .strip_prefix(&base)
+                            .map(|r| format!("/{}", r.display()))
+                            .unwrap_or_default();
+                        out.insert(m.ino(), rel);
+                    }
+                    if out.len() < 100_000 {
+                        stack.push(p);
+                    }
+                }
+            }
+        }
+        break;
+    }
+    out
+}
+
+/// The container id in a cgroup path: the last run of 64 hex digits
+/// (docker-<id>.scope, cri-containerd-<id>.scope, libpod-<id>, /docker/<id>, ...).
+pub fn container_id_in_path(path: &str) -> Option<String> {
+    path.rsplit(|c: char| !c.is_ascii_hexdigit())
+        .find(|run| run.len() == 64)
+        .map(|id| id.to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn container_ids_from_cgroup_paths() {
+        let id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        for p in [
+            format!("/system.slice/docker-{id}.scope"),
+            format!("/kubepods/besteffort/pod1234/cri-containerd-{id}.scope"),
+            format!("/docker/{id}"),
+            format!("/machine.slice/libpod-{id}.scope/container"),
+        ] {
+            assert_eq!(container_id_in_path(&p).as_deref(), Some(id), "{p}");
+        }
+        assert_eq!(container_id_in_path("/user.slice/user-0.slice/session-1.scope"), None);
+    }
+
+    #[test]
+    fn users_and_groups_from_fixture_files() {
+        let dir = std::env::temp_dir().join(format!("vigil-host-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("etc")).unwrap();
+        std::fs::write(
+            dir.join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/bash\nwww-data:x:33:33::/var/www:/usr/sbin/nologin\nbroken line\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("etc/group"), "root:x:0:\nadm:x:4:syslog\n").unwrap();
+        let h = HostFacts::new(&dir);
+        assert_eq!(h.user_name(33).as_deref(), Some("www-data"));
+        assert_eq!(h.user(0).unwrap().home, "/root");
+        assert_eq!(h.user_name(4242), None);
+        assert_eq!(h.group_name(4).as_deref(), Some("adm"));
+        assert_eq!(h.container_id(1), "host");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
