@@ -10,9 +10,14 @@
 #include "path.h"
 #include "proc_table.h"
 #include "syscalls.h"
+#include "detect.h"
 
 #define O_CREAT_WRONLY_TRUNC 01101 /* what creat(2) means */
 #define AT_REMOVEDIR 0x200
+#define O_ACCMODE_VAL 3
+#define O_CREAT_VAL 0100
+#define O_TRUNC_VAL 01000
+#define S_IFREG_VAL 0100000
 #define AT_SYMLINK_NOFOLLOW 0x100
 
 struct file_req {
@@ -111,12 +116,48 @@ static __noinline int file_emit(struct file_req *q)
 	off += e->path2_len;
 	e->vflags = vflags;
 
-	if (cfg_file_path_filter && !path_interesting(r, path_off, e->path_len, q->op) &&
+	__u32 tgid = e->hdr.pid;
+	bool ok = q->ret >= 0;
+
+	/* drop and execute: remember regular files written or created, with their writer */
+	if (ok && (vflags & VIGIL_FILE_INODE_VALID) && (e->i_mode & S_IFMT_VAL) == S_IFREG_VAL &&
+	    ((q->op == VIGIL_FILE_OPEN && ((q->flags & O_ACCMODE_VAL) || (q->flags & (O_CREAT_VAL | O_TRUNC_VAL)))) ||
+	     q->op == VIGIL_FILE_TRUNCATE))
+		note_written(e->dev, e->ino);
+
+	/* self-deleting binary: the executable of this process or an ancestor removed or moved away */
+	__u64 path_hash = 0;
+	if (ok && (q->op == VIGIL_FILE_UNLINK || q->op == VIGIL_FILE_RENAME)) {
+		path_hash = hash_bytes(r->data, path_off, e->path_len);
+		if (is_running_exe(tgid, path_hash))
+			e->vflags |= VIGIL_FILE_RUNNING_EXE;
+	}
+
+	/* Kernel findings always cross; otherwise the rules' interest decides. */
+	if (!(e->vflags & VIGIL_FILE_RUNNING_EXE) && cfg_file_path_filter &&
+	    !path_interesting(r, path_off, e->path_len, q->op) &&
 	    !(e->path2_len && path_interesting(r, path2_off, e->path2_len, q->op))) {
 		stat_hook(q->hook, VIGIL_STAT_FILTERED);
-		return 0;
+	} else {
+		emit_record(&rb_events, r, off, q->hook);
 	}
-	emit_record(&rb_events, r, off, q->hook);
+
+	/* bursts: renames of many files (ransomware-like), reads of host-fingerprint files */
+	__u64 ws = 0;
+	__u32 n = 0;
+	__u16 detector = 0;
+	if (ok && q->op == VIGIL_FILE_RENAME) {
+		detector = VIGIL_DETECT_FILE_STORM;
+		n = burst_add(tgid, detector, path_hash, &ws);
+	} else if (ok && q->op == VIGIL_FILE_OPEN && e->path_len <= 64) {
+		__u64 h = hash_bytes(r->data, path_off, e->path_len);
+		if (bpf_map_lookup_elem(&fingerprint_paths, &h)) {
+			detector = VIGIL_DETECT_FINGERPRINT;
+			n = burst_add(tgid, detector, h, &ws);
+		}
+	}
+	if (n)
+		emit_detection_task(r, tgid, detector, n, ws, &r->data[path_off & (VIGIL_RECORD_MAX - 1)], e->path_len);
 	return 0;
 }
 

@@ -17,6 +17,7 @@
 #include "syscalls.h"
 #include "net.h"
 #include "sock.h"
+#include "detect.h"
 
 #define NR_dup 32
 #define NR_dup2 33
@@ -34,6 +35,22 @@
 #define F_DUPFD_VAL 0
 #define F_DUPFD_CLOEXEC_VAL 1030
 #define SOCK_DGRAM_VAL 2
+#define ENETUNREACH_VAL 101
+#define ETIMEDOUT_VAL 110
+#define ECONNREFUSED_VAL 111
+#define EHOSTUNREACH_VAL 113
+
+/* A port-scan sample: family, port, address (rendered as addr:port by the agent). */
+struct scan_sample {
+	__u16 family;
+	__u16 port;
+	__u8 addr[16];
+};
+
+static __always_inline __u64 scan_item(struct scan_sample *s)
+{
+	return hash_bytes(s, 0, sizeof(*s));
+}
 #define UNIX_PATH_MAX_VAL 108
 
 /* ---------------------------------------------------------------- flow records */
@@ -202,6 +219,28 @@ int BPF_PROG(handle_tcp_state, const struct sock *sk, const int oldstate, const 
 		__u32 size = build_flow_record(w->rec, f, cookie, op);
 		emit_net_record(w, size, VIGIL_HOOK_TCP_STATE);
 		net_work_put(level);
+	}
+	/* a connection attempt that never completed counts toward a port scan by its owner */
+	if (op == VIGIL_NET_FLOW_END && (f->net_flags & VIGIL_NET_NEVER_ESTABLISHED) && f->direction == VIGIL_NET_DIR_OUT &&
+	    f->pid) {
+		struct scan_sample smp = { .family = f->family, .port = f->rport };
+		__builtin_memcpy(smp.addr, f->raddr, 16);
+		__u64 ws = 0;
+		__u32 n = burst_add(f->pid, VIGIL_DETECT_PORT_SCAN, scan_item(&smp), &ws);
+		if (n && (w = net_work_get(&level))) {
+			struct vigil_hdr *h = (void *)w->rec;
+			h->ktime = bpf_ktime_get_boot_ns();
+			h->pid = f->pid;
+			h->tid = f->tid;
+			h->uid = f->uid;
+			h->gid = f->gid;
+			h->cgroup_id = f->cgroup_id;
+			__builtin_memcpy(h->comm, f->comm, VIGIL_COMM_LEN);
+			stat_hook(VIGIL_HOOK_DETECT, VIGIL_STAT_SEEN);
+			__u32 size = build_detection(w->rec, VIGIL_DETECT_PORT_SCAN, n, ws, &smp, sizeof(smp));
+			emit_net_record(w, size, VIGIL_HOOK_DETECT);
+			net_work_put(level);
+		}
 	}
 	if (op == VIGIL_NET_FLOW_END)
 		bpf_map_delete_elem(&flow_table, &cookie);
@@ -392,7 +431,21 @@ int BPF_PROG(exit_connect, struct pt_regs *regs, long ret)
 			q.s.family = family;
 		q.names = true;
 	}
-	return net_emit(&q);
+	net_emit(&q);
+
+	/* refused or unreachable: one more distinct target toward a port scan */
+	if ((family == AF_INET_VAL || family == AF_INET6_VAL) &&
+	    (ret == -ECONNREFUSED_VAL || ret == -ETIMEDOUT_VAL || ret == -EHOSTUNREACH_VAL || ret == -ENETUNREACH_VAL)) {
+		struct scan_sample smp = { .family = family, .port = port };
+		__builtin_memcpy(smp.addr, addr, 16);
+		__u64 ws = 0;
+		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+		__u32 n = burst_add(tgid, VIGIL_DETECT_PORT_SCAN, scan_item(&smp), &ws);
+		struct record_buf *r = n ? record_buf_get() : NULL;
+		if (r)
+			emit_detection_task(r, tgid, VIGIL_DETECT_PORT_SCAN, n, ws, &smp, sizeof(smp));
+	}
+	return 0;
 }
 
 SEC("tp_btf/sys_exit")

@@ -12,6 +12,7 @@
 #include "proc_table.h"
 #include "net.h"
 #include "sock.h"
+#include "detect.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -110,6 +111,21 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_
 	e->pad = 0;
 	e->pad2 = 0;
 
+	/* drop and execute: was this file written recently, and by whom? */
+	struct writer_info *w = recent_writer(e->exe_dev, e->exe_ino);
+	if (w) {
+		flags |= VIGIL_EXEC_RECENTLY_WRITTEN;
+		e->written_ktime = w->ktime;
+		e->writer_pid = w->pid;
+		e->writer_uid = w->uid;
+		__builtin_memcpy(e->writer_comm, w->comm, VIGIL_COMM_LEN);
+	} else {
+		e->written_ktime = 0;
+		e->writer_pid = 0;
+		e->writer_uid = 0;
+		__builtin_memset(e->writer_comm, 0, VIGIL_COMM_LEN);
+	}
+
 	/* The image this process ran before: from the table, before we overwrite it. */
 	p = proc_lookup(e->hdr.pid);
 	if (p) {
@@ -183,6 +199,7 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_
 	proc_fill_identity(p, task);
 	p->exe_ino = e->exe_ino;
 	p->exe_dev = e->exe_dev;
+	p->exe_hash = hash_bytes(r->data, exe_off & (VIGIL_RECORD_MAX - 1), e->exe_len);
 	p->flags = (flags / VIGIL_EXEC_STDIN_SOCKET) & PROC_STDIO_SOCKETS;
 	p->stdio_family = e->stdio_family;
 	p->stdio_port = e->stdio_port;
@@ -191,6 +208,15 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_
 	p->cwd_len = proc_copy_path(p->cwd, (const char *)&r->data[cwd_off & (VIGIL_RECORD_MAX - 1)], e->cwd_len);
 out:
 	emit_record(&rb_proc, r, off, VIGIL_HOOK_EXEC);
+
+	/* discovery bursts: distinct discovery commands run under one parent */
+	if (bpf_map_lookup_elem(&discovery_cmds, e->hdr.comm)) {
+		__u64 item = hash_bytes(e->hdr.comm, 0, VIGIL_COMM_LEN);
+		__u64 ws = 0;
+		__u32 n = burst_add(e->ppid, VIGIL_DETECT_DISCOVERY, item, &ws);
+		if (n)
+			emit_detection_task(r, e->ppid, VIGIL_DETECT_DISCOVERY, n, ws, e->hdr.comm, VIGIL_COMM_LEN);
+	}
 	return 0;
 }
 
@@ -296,6 +322,7 @@ int seed_proc_table(struct bpf_iter__task *ctx)
 	if (pb && exe) {
 		struct path_ref ref = path_walk_from(BPF_CORE_READ(exe, f_path.dentry), BPF_CORE_READ(exe, f_path.mnt), task);
 		p->exe_len = proc_copy_path(p->exe, &pb->data[ref.start & (2 * VIGIL_PATH_MAX - 1)], ref.len);
+		p->exe_hash = hash_bytes(pb->data, ref.start & (2 * VIGIL_PATH_MAX - 1), ref.len);
 		p->exe_ino = BPF_CORE_READ(exe, f_inode, i_ino);
 		p->exe_dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
 	}

@@ -34,6 +34,8 @@ enum vigil_kind {
 	VIGIL_KIND_CWD = 6,
 	VIGIL_KIND_NET = 7,
 	VIGIL_KIND_DNS = 8,
+	VIGIL_KIND_SYSCALL = 9,   /* a rare, security-sensitive syscall (ptrace, kill, bpf, mount, ...) */
+	VIGIL_KIND_DETECTION = 10, /* a finding of an in-kernel detector (bursts) */
 	VIGIL_KIND_TICK = 15,    /* userspace only: the agent's clock, recorded so replays reap as the live run did */
 	VIGIL_KIND_MAX = 16,
 };
@@ -67,6 +69,8 @@ enum vigil_hook {
 	VIGIL_HOOK_DUP = 21,
 	VIGIL_HOOK_SKB = 22,
 	VIGIL_HOOK_DNS = 23,
+	VIGIL_HOOK_SENSITIVE = 24,
+	VIGIL_HOOK_DETECT = 25,
 	VIGIL_HOOK_MAX = 48,
 };
 
@@ -89,6 +93,7 @@ enum vigil_counter {
 	VIGIL_CTR_FLOW_TABLE_FULL = 4, /* a flow could not be tracked (table full even after LRU eviction) */
 	VIGIL_CTR_DNS_MALFORMED = 5,   /* DNS messages that could not be parsed completely */
 	VIGIL_CTR_SEND_DEDUPED = 6,    /* datagrams to a peer the process already sent to */
+	VIGIL_CTR_WRITTEN_TRACKED = 7, /* files recorded as written (for drop-and-execute) */
 	VIGIL_CTR_MAX = 16,
 };
 
@@ -127,6 +132,7 @@ _Static_assert(sizeof(struct vigil_hdr) == 56, "vigil_hdr layout");
 #define VIGIL_EXEC_STDIN_SOCKET (1u << 11)  /* fd 0 is a network socket when the program starts */
 #define VIGIL_EXEC_STDOUT_SOCKET (1u << 12)
 #define VIGIL_EXEC_STDERR_SOCKET (1u << 13)
+#define VIGIL_EXEC_RECENTLY_WRITTEN (1u << 14) /* the executable was written or created recently: writer_* say by whom */
 
 struct vigil_exec {
 	struct vigil_hdr hdr;
@@ -149,6 +155,11 @@ struct vigil_exec {
 	__u32 net_ns;
 	__u32 vpid;       /* pid as seen inside its pid namespace */
 	char prev_comm[VIGIL_COMM_LEN];
+	/* VIGIL_EXEC_RECENTLY_WRITTEN: the process that last wrote the executable, and when */
+	__u64 written_ktime;
+	__u32 writer_pid;
+	__u32 writer_uid;
+	char writer_comm[VIGIL_COMM_LEN];
 	/* when a stdio fd is a socket (VIGIL_EXEC_*_SOCKET): its peer */
 	__u16 stdio_family;
 	__u16 stdio_port;
@@ -164,7 +175,7 @@ struct vigil_exec {
 	__u16 pad;
 	__u32 pad2;
 };
-_Static_assert(sizeof(struct vigil_exec) == 200, "vigil_exec layout");
+_Static_assert(sizeof(struct vigil_exec) == 232, "vigil_exec layout");
 
 struct vigil_fork {
 	struct vigil_hdr hdr; /* the parent */
@@ -213,6 +224,7 @@ enum vigil_file_op {
 #define VIGIL_FILE_PATH2_TRUNC (1u << 4)
 #define VIGIL_FILE_PATH2_JOINED (1u << 5)
 #define VIGIL_FILE_INODE_VALID (1u << 6)   /* dev/ino/i_mode describe the file */
+#define VIGIL_FILE_RUNNING_EXE (1u << 7)   /* path is the executable of the acting process or an ancestor */
 
 struct vigil_file {
 	struct vigil_hdr hdr;
@@ -329,5 +341,49 @@ struct vigil_dns {
 	__u32 pad;
 };
 _Static_assert(sizeof(struct vigil_dns) == 304, "vigil_dns layout");
+
+/* A rare, security-sensitive syscall: the arguments as given, the target process when
+ * the call names one (ptrace, kill, process_vm_*), and up to two strings. */
+#define VIGIL_SYS_TARGET_KNOWN (1u << 0)   /* target_* describe a process in the kernel table */
+#define VIGIL_SYS_TARGET_AGENT (1u << 1)   /* the target is the agent itself */
+#define VIGIL_SYS_STR_TRUNC (1u << 2)
+
+struct vigil_syscall {
+	struct vigil_hdr hdr;
+	__u16 syscall;
+	__u16 flags;        /* VIGIL_SYS_* */
+	__u32 target_pid;
+	__s64 ret;
+	__u64 args[6];
+	char target_comm[VIGIL_COMM_LEN];
+	/* string tail, in this order (meaning depends on the syscall, see docs/events.md) */
+	__u16 str_len;
+	__u16 str2_len;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct vigil_syscall) == 144, "vigil_syscall layout");
+
+enum vigil_detector {
+	VIGIL_DETECT_PORT_SCAN = 1,       /* failed connects to many distinct (address, port) */
+	VIGIL_DETECT_FILE_STORM = 2,      /* renames of many distinct files (ransomware-like) */
+	VIGIL_DETECT_DISCOVERY = 3,       /* many distinct discovery commands run under one parent */
+	VIGIL_DETECT_FINGERPRINT = 4,     /* many distinct host-fingerprint files read */
+};
+
+struct vigil_detection {
+	struct vigil_hdr hdr;   /* the process the burst is attributed to */
+	__u16 detector;         /* enum vigil_detector */
+	__u16 pad;
+	__u32 count;            /* distinct items in the window when the threshold was crossed */
+	__u32 threshold;
+	__u32 pad2;
+	__u64 window_start_ktime;
+	__u64 window_ns;
+	/* string tail */
+	__u16 sample_len;       /* the item that crossed the threshold ("addr:port", a path, a command) */
+	__u16 pad3;
+	__u32 pad4;
+};
+_Static_assert(sizeof(struct vigil_detection) == 96, "vigil_detection layout");
 
 #endif /* VIGIL_ABI_H */

@@ -19,6 +19,8 @@
 #define NULL ((void *)0)
 #endif
 
+#define S_IFMT_VAL 00170000
+
 /* ------------------------------------------------------------------------ config */
 
 /* Set by the agent before load (.rodata). */

@@ -14,7 +14,6 @@
 #define AF_PACKET_VAL 17
 #define IPPROTO_TCP_VAL 6
 #define IPPROTO_UDP_VAL 17
-#define S_IFMT_VAL 00170000
 #define S_IFSOCK_VAL 0140000
 
 /* TCP states, as in include/net/tcp_states.h */

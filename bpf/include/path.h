@@ -202,6 +202,15 @@ static __always_inline struct path_ref path_at(int dirfd, const char *user)
 	out.flags |= VIGIL_FILE_JOINED;
 	if (!first)
 		return out; /* "" with AT_EMPTY_PATH: the dirfd itself */
+	/* "./x" names the same file as "x": drop leading "./" so the joined path is canonical
+	 * where it matters most (hashes of running executables); the rest is folded in userspace */
+	for (int i = 0; i < 4; i++) {
+		char two[2] = {};
+		bpf_probe_read_user(two, 2, user);
+		if (two[0] != '.' || two[1] != '/')
+			break;
+		user += 2;
+	}
 
 	/* path_walk leaves the directory at [start, PATH_END); append "/" + user string. */
 	b->data[PATH_END] = '/';

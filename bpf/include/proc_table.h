@@ -42,6 +42,7 @@ struct proc_info {
 	__u64 exe_ino;
 	__u32 exe_dev;
 	__u32 flags;
+	__u64 exe_hash; /* FNV-1a of the full exe path (detect.h), for "is this a running executable" */
 	char comm[VIGIL_COMM_LEN];
 	__u16 exe_len;
 	__u16 cwd_len;

@@ -23,6 +23,8 @@ pub mod kind {
     pub const CWD: u16 = 6;
     pub const NET: u16 = 7;
     pub const DNS: u16 = 8;
+    pub const SYSCALL: u16 = 9;
+    pub const DETECTION: u16 = 10;
     /// Userspace only: the agent's clock at a housekeeping point, so replays reap as the live run did.
     pub const TICK: u16 = 15;
     pub const MAX: usize = 16;
@@ -55,12 +57,14 @@ pub enum Hook {
     Dup = 21,
     Skb = 22,
     Dns = 23,
+    Sensitive = 24,
+    Detect = 25,
 }
 
 pub const HOOK_MAX: usize = 48;
 
 impl Hook {
-    pub const ALL: [Hook; 24] = [
+    pub const ALL: [Hook; 26] = [
         Hook::Fork,
         Hook::Exec,
         Hook::Exit,
@@ -85,6 +89,8 @@ impl Hook {
         Hook::Dup,
         Hook::Skb,
         Hook::Dns,
+        Hook::Sensitive,
+        Hook::Detect,
     ];
 
     pub fn name(self) -> &'static str {
@@ -113,6 +119,8 @@ impl Hook {
             Hook::Dup => "dup_stdio",
             Hook::Skb => "skb",
             Hook::Dns => "dns",
+            Hook::Sensitive => "sensitive_syscall",
+            Hook::Detect => "detection",
         }
     }
 
@@ -124,6 +132,8 @@ impl Hook {
             Hook::Exit => kind::EXIT,
             Hook::Cwd => kind::CWD,
             Hook::Dns => kind::DNS,
+            Hook::Sensitive => kind::SYSCALL,
+            Hook::Detect => kind::DETECTION,
             Hook::Socket
             | Hook::Bind
             | Hook::Listen
@@ -157,8 +167,9 @@ pub mod counter {
     pub const FLOW_TABLE_FULL: usize = 4;
     pub const DNS_MALFORMED: usize = 5;
     pub const SEND_DEDUPED: usize = 6;
+    pub const WRITTEN_TRACKED: usize = 7;
     pub const MAX: usize = 16;
-    pub const NAMES: [(usize, &str); 7] = [
+    pub const NAMES: [(usize, &str); 8] = [
         (PATH_TRUNCATED, "path_truncated"),
         (PROC_MISS, "proc_table_miss"),
         (COMPAT_SYSCALL, "compat_syscall_ignored"),
@@ -166,6 +177,7 @@ pub mod counter {
         (FLOW_TABLE_FULL, "flow_table_full"),
         (DNS_MALFORMED, "dns_malformed"),
         (SEND_DEDUPED, "send_deduped"),
+        (WRITTEN_TRACKED, "written_files_tracked"),
     ];
 }
 
@@ -185,6 +197,22 @@ pub mod exec_flag {
     pub const STDIN_SOCKET: u32 = 1 << 11;
     pub const STDOUT_SOCKET: u32 = 1 << 12;
     pub const STDERR_SOCKET: u32 = 1 << 13;
+    pub const RECENTLY_WRITTEN: u32 = 1 << 14;
+}
+
+/// `VIGIL_SYS_*` flags.
+pub mod sys_flag {
+    pub const TARGET_KNOWN: u16 = 1 << 0;
+    pub const TARGET_AGENT: u16 = 1 << 1;
+    pub const STR_TRUNC: u16 = 1 << 2;
+}
+
+/// `enum vigil_detector`.
+pub mod detector {
+    pub const PORT_SCAN: u16 = 1;
+    pub const FILE_STORM: u16 = 2;
+    pub const DISCOVERY: u16 = 3;
+    pub const FINGERPRINT: u16 = 4;
 }
 
 /// `enum vigil_net_op`.
@@ -234,6 +262,7 @@ pub mod file_flag {
     pub const PATH2_TRUNC: u32 = 1 << 4;
     pub const PATH2_JOINED: u32 = 1 << 5;
     pub const INODE_VALID: u32 = 1 << 6;
+    pub const RUNNING_EXE: u32 = 1 << 7;
 }
 
 /// `enum vigil_file_op`.
@@ -308,6 +337,10 @@ wire_struct!(
         net_ns: u32,
         vpid: u32,
         prev_comm: [u8; COMM_LEN],
+        written_ktime: u64,
+        writer_pid: u32,
+        writer_uid: u32,
+        writer_comm: [u8; COMM_LEN],
         stdio_family: u16,
         stdio_port: u16,
         stdio_addr: [u8; 16],
@@ -461,6 +494,59 @@ impl Wire for DnsAddrs {
     }
 }
 
+wire_struct!(
+    /// `struct vigil_syscall`
+    RawSyscall {
+        hdr: RawHdr,
+        syscall: u16,
+        flags: u16,
+        target_pid: u32,
+        ret: i64,
+        args: SyscallArgs,
+        target_comm: [u8; COMM_LEN],
+        str_len: u16,
+        str2_len: u16,
+        pad: u32,
+    }
+);
+
+/// The six raw arguments of `struct vigil_syscall`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyscallArgs(pub [u64; 6]);
+
+impl Wire for SyscallArgs {
+    const SIZE: usize = 48;
+    fn read(r: &mut Reader<'_>) -> Option<Self> {
+        let mut out = [0u64; 6];
+        for a in out.iter_mut() {
+            *a = u64::read(r)?;
+        }
+        Some(SyscallArgs(out))
+    }
+    fn write(&self, w: &mut Writer) {
+        for a in &self.0 {
+            a.write(w);
+        }
+    }
+}
+
+wire_struct!(
+    /// `struct vigil_detection`
+    RawDetection {
+        hdr: RawHdr,
+        detector: u16,
+        pad: u16,
+        count: u32,
+        threshold: u32,
+        pad2: u32,
+        window_start_ktime: u64,
+        window_ns: u64,
+        sample_len: u16,
+        pad3: u16,
+        pad4: u32,
+    }
+);
+
 impl RawExec {
     pub fn tail_lens(&self) -> [u16; 7] {
         [
@@ -492,6 +578,8 @@ mod tests {
             ("vigil_file", RawFile::SIZE),
             ("vigil_net", RawNet::SIZE),
             ("vigil_dns", RawDns::SIZE),
+            ("vigil_syscall", RawSyscall::SIZE),
+            ("vigil_detection", RawDetection::SIZE),
         ] {
             let needle = format!("sizeof(struct {c_name}) == ");
             let at = header

@@ -11,11 +11,12 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::abi::{
-    self, kind, DnsAddrs, RawCwd, RawDns, RawDnsAddr, RawExec, RawExit, RawFile, RawFork, RawHdr, RawNet,
+    self, kind, DnsAddrs, RawCwd, RawDetection, RawDns, RawDnsAddr, RawExec, RawExit, RawFile, RawFork, RawHdr, RawNet,
+    RawSyscall, SyscallArgs,
 };
 use crate::model::{
-    ip_from_raw, ip_to_raw, Body, Cwd, Dns, DnsAnswer, Endpoint, Event, Exec, Exit, File, FileOp, Fork, Net, NetOp,
-    Text, AF_INET, AF_INET6,
+    ip_from_raw, ip_to_raw, Body, Cwd, Detection, Dns, DnsAnswer, Endpoint, Event, Exec, Exit, File, FileOp, Fork, Net,
+    NetOp, Syscall, Text, Writer as ExeWriter, AF_INET, AF_INET6,
 };
 use crate::wire::{Reader, Wire, Writer};
 
@@ -155,6 +156,12 @@ pub fn decode(record: &[u8]) -> Result<Event, DecodeError> {
                     addr,
                     port: raw.stdio_port,
                 }),
+                writer: (raw.flags & abi::exec_flag::RECENTLY_WRITTEN != 0).then(|| ExeWriter {
+                    pid: raw.writer_pid,
+                    uid: raw.writer_uid,
+                    comm: Text::from_c(&raw.writer_comm),
+                    ktime: raw.written_ktime,
+                }),
             });
             if hdr.kind == kind::EXEC {
                 Body::Exec(exec)
@@ -274,6 +281,32 @@ pub fn decode(record: &[u8]) -> Result<Event, DecodeError> {
                 cnames: Text::split_nul(cnames),
             }))
         }
+        kind::SYSCALL => {
+            let raw: RawSyscall = fixed(&mut r)?;
+            let [s1, s2] = tail(&mut r, [raw.str_len, raw.str2_len])?;
+            Body::Syscall(Box::new(Syscall {
+                syscall: raw.syscall,
+                flags: raw.flags,
+                ret: raw.ret,
+                args: raw.args.0,
+                target_pid: raw.target_pid,
+                target_comm: (raw.flags & abi::sys_flag::TARGET_KNOWN != 0).then(|| Text::from_c(&raw.target_comm)),
+                str1: (!s1.is_empty()).then(|| Text::new(s1)),
+                str2: (!s2.is_empty()).then(|| Text::new(s2)),
+            }))
+        }
+        kind::DETECTION => {
+            let raw: RawDetection = fixed(&mut r)?;
+            let [sample] = tail(&mut r, [raw.sample_len])?;
+            Body::Detection(Box::new(Detection {
+                detector: raw.detector,
+                count: raw.count,
+                threshold: raw.threshold,
+                window_start_ktime: raw.window_start_ktime,
+                window_ns: raw.window_ns,
+                sample: Text::new(sample),
+            }))
+        }
         kind::TICK => {
             let _: RawHdr = fixed(&mut r)?;
             tail(&mut r, [])?;
@@ -341,6 +374,17 @@ pub fn clean_path(path: &[u8]) -> Text {
     Text::new(out)
 }
 
+/// A text in a NUL-padded 16-byte field (comm), truncated to 15 bytes.
+fn comm16(t: Option<&Text>) -> [u8; abi::COMM_LEN] {
+    let mut out = [0u8; abi::COMM_LEN];
+    if let Some(t) = t {
+        let b = t.as_bytes();
+        let n = b.len().min(abi::COMM_LEN - 1);
+        out[..n].copy_from_slice(&b[..n]);
+    }
+    out
+}
+
 /// Strings separated by NULs, none after the last (the kernel's names lists).
 fn join_nul(v: &[Text]) -> Vec<u8> {
     let mut b = Vec::new();
@@ -370,10 +414,7 @@ pub fn tick_record(ktime: u64) -> Vec<u8> {
 /// Encodes an event into the record the kernel would have written. Used for the
 /// /proc snapshot at start and by tests.
 pub fn encode(ev: &Event) -> Vec<u8> {
-    let mut comm = [0u8; abi::COMM_LEN];
-    let c = ev.comm.as_bytes();
-    let n = c.len().min(abi::COMM_LEN - 1);
-    comm[..n].copy_from_slice(&c[..n]);
+    let comm = comm16(Some(&ev.comm));
     let mut hdr = RawHdr {
         kind: 0,
         abi: abi::ABI_VERSION,
@@ -415,10 +456,7 @@ pub fn encode(ev: &Event) -> Vec<u8> {
                 cap(&x.cwd),
                 x.prev_exe.as_ref().map(cap).unwrap_or_default(),
             ];
-            let mut prev_comm = [0u8; abi::COMM_LEN];
-            let p = x.prev_comm.as_bytes();
-            let n = p.len().min(abi::COMM_LEN - 1);
-            prev_comm[..n].copy_from_slice(&p[..n]);
+            let prev_comm = comm16(Some(&x.prev_comm));
             RawExec {
                 hdr,
                 ppid: x.ppid,
@@ -446,6 +484,10 @@ pub fn encode(ev: &Event) -> Vec<u8> {
                     None => 0,
                 },
                 stdio_port: x.stdio_peer.map_or(0, |p| p.port),
+                written_ktime: x.writer.as_ref().map_or(0, |w| w.ktime),
+                writer_pid: x.writer.as_ref().map_or(0, |w| w.pid),
+                writer_uid: x.writer.as_ref().map_or(0, |w| w.uid),
+                writer_comm: comm16(x.writer.as_ref().map(|w| &w.comm)),
                 stdio_addr: ip_to_raw(x.stdio_peer.map(|p| p.addr)),
                 exe_len: len16(&tails[0]),
                 filename_len: len16(&tails[1]),
@@ -559,6 +601,42 @@ pub fn encode(ev: &Event) -> Vec<u8> {
         Body::Tick => {
             hdr.kind = kind::TICK;
             hdr.write(&mut w);
+        }
+        Body::Syscall(x) => {
+            hdr.kind = kind::SYSCALL;
+            let t = |o: &Option<Text>| o.as_ref().map(|t| t.as_bytes().to_vec()).unwrap_or_default();
+            tails = vec![t(&x.str1), t(&x.str2)];
+            RawSyscall {
+                hdr,
+                syscall: x.syscall,
+                flags: x.flags,
+                target_pid: x.target_pid,
+                ret: x.ret,
+                args: SyscallArgs(x.args),
+                target_comm: comm16(x.target_comm.as_ref()),
+                str_len: len16(&tails[0]),
+                str2_len: len16(&tails[1]),
+                pad: 0,
+            }
+            .write(&mut w);
+        }
+        Body::Detection(d) => {
+            hdr.kind = kind::DETECTION;
+            tails = vec![d.sample.as_bytes().to_vec()];
+            RawDetection {
+                hdr,
+                detector: d.detector,
+                pad: 0,
+                count: d.count,
+                threshold: d.threshold,
+                pad2: 0,
+                window_start_ktime: d.window_start_ktime,
+                window_ns: d.window_ns,
+                sample_len: len16(&tails[0]),
+                pad3: 0,
+                pad4: 0,
+            }
+            .write(&mut w);
         }
         Body::Dns(d) => {
             hdr.kind = kind::DNS;

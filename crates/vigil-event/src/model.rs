@@ -137,6 +137,8 @@ pub enum Body {
     Cwd(Cwd),
     Net(Box<Net>),
     Dns(Box<Dns>),
+    Syscall(Box<Syscall>),
+    Detection(Box<Detection>),
     /// The agent's housekeeping clock (`ktime` of the event); not something a process did.
     Tick,
 }
@@ -152,6 +154,8 @@ impl Body {
             Body::Cwd(_) => "chdir",
             Body::Net(_) => "net",
             Body::Dns(_) => "dns",
+            Body::Syscall(_) => "syscall",
+            Body::Detection(_) => "detection",
             Body::Tick => "tick",
         }
     }
@@ -187,6 +191,78 @@ pub struct Exec {
     pub prev_exe: Option<Text>,
     /// When a stdio fd is an IPv4/IPv6 socket at exec (flags `STD*_SOCKET`): its peer.
     pub stdio_peer: Option<Endpoint>,
+    /// The process that wrote the executable shortly before it ran (drop and execute).
+    pub writer: Option<Writer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Writer {
+    pub pid: u32,
+    pub uid: u32,
+    pub comm: Text,
+    /// Boot-time ns of the write.
+    pub ktime: u64,
+}
+
+/// A rare, security-sensitive syscall (see docs/events.md for the strings per syscall).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Syscall {
+    pub syscall: u16,
+    pub flags: u16,
+    pub ret: i64,
+    pub args: [u64; 6],
+    /// The process the call acts on (ptrace, kill, process_vm_*), and its name if known.
+    pub target_pid: u32,
+    pub target_comm: Option<Text>,
+    pub str1: Option<Text>,
+    pub str2: Option<Text>,
+}
+
+impl Syscall {
+    pub fn has(&self, flag: u16) -> bool {
+        self.flags & flag != 0
+    }
+}
+
+/// What an in-kernel burst detector found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detection {
+    pub detector: u16,
+    pub count: u32,
+    pub threshold: u32,
+    pub window_start_ktime: u64,
+    pub window_ns: u64,
+    /// The item that crossed the threshold (a path, a command, or a packed address for scans).
+    pub sample: Text,
+}
+
+impl Detection {
+    pub fn name(&self) -> &'static str {
+        use crate::abi::detector::*;
+        match self.detector {
+            PORT_SCAN => "port_scan",
+            FILE_STORM => "file_storm",
+            DISCOVERY => "discovery_burst",
+            FINGERPRINT => "fingerprint_burst",
+            _ => "unknown",
+        }
+    }
+
+    /// The sample as text: port scans carry (family, port, address) in binary.
+    pub fn sample_text(&self) -> String {
+        let b = self.sample.as_bytes();
+        if self.detector == crate::abi::detector::PORT_SCAN && b.len() >= 20 {
+            let family = u16::from_le_bytes([b[0], b[1]]);
+            let port = u16::from_le_bytes([b[2], b[3]]);
+            let mut addr = [0u8; 16];
+            addr.copy_from_slice(&b[4..20]);
+            return match ip_from_raw(family, &addr) {
+                Some(a) => Endpoint { addr: a, port }.to_string(),
+                None => String::new(),
+            };
+        }
+        Text::from_c(b).to_string()
+    }
 }
 
 impl Exec {

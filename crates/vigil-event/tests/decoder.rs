@@ -203,7 +203,7 @@ fn corrupted_headers_are_rejected_with_a_reason() {
 
     // a string length that points past the end of the record
     let mut bad_tail = rec.clone();
-    let off = 180; // offset of exe_len in struct vigil_exec
+    let off = 212; // offset of exe_len in struct vigil_exec (the first string length)
     bad_tail[off..off + 2].copy_from_slice(&u16::MAX.to_le_bytes());
     assert_eq!(d.decode(&bad_tail).unwrap_err().reason(), "tail_mismatch");
 

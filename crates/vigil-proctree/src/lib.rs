@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use vigil_event::abi::exec_flag;
-use vigil_event::model::{Endpoint, NetOp};
+use vigil_event::model::{Endpoint, NetOp, Writer};
 use vigil_event::{Body, Event, Exec, Text};
 
 /// One process as last seen.
@@ -56,6 +56,11 @@ pub struct Process {
     /// The peer of that socket.
     #[serde(skip)]
     pub stdio_peer: Option<Endpoint>,
+    /// Who wrote the executable shortly before it ran (drop and execute).
+    #[serde(skip)]
+    pub exe_writer: Option<Writer>,
+    /// Kernel time of the exec (or snapshot) that gave the current image.
+    pub exec_ktime: u64,
 }
 
 impl Process {
@@ -93,6 +98,8 @@ impl Process {
             from_snapshot,
             stdio_sockets: ((x.flags / exec_flag::STDIN_SOCKET) & 0b111) as u8,
             stdio_peer: x.stdio_peer,
+            exe_writer: x.writer.clone(),
+            exec_ktime: ev.ktime,
         }
     }
 
@@ -252,7 +259,7 @@ impl ProcessTree {
                 }
             }
             Body::Tick => self.reap(ev.ktime),
-            Body::File(_) | Body::Net(_) | Body::Dns(_) => {}
+            Body::File(_) | Body::Net(_) | Body::Dns(_) | Body::Syscall(_) | Body::Detection(_) => {}
         }
         match self.procs.get(&ev.pid) {
             Some(p) => Some(Arc::clone(p)),

@@ -270,7 +270,10 @@ catalogue! {
     ProcStdoutName = "proc.stdout.name", String, None, One, false, "Name of stdout. Not collected by Vigil.";
     ProcStderrName = "proc.stderr.name", String, None, One, false, "Name of stderr. Not collected by Vigil.";
     ProcStdioIsSocket = "proc.stdio_is_socket", Bool, None, One, true, "Vigil: true if stdin, stdout or stderr of the process is a network socket (checked at exec, updated when a socket is duplicated onto them): the reverse-shell shape.";
-    ProcExeWrittenBy = "proc.exe_written_by", String, None, One, true, "Vigil: executable path of the process that last wrote the executable file, if Vigil saw the write.";
+    ProcExeWrittenBy = "proc.exe_written_by", String, None, One, true, "Vigil: the name of the process that wrote or created the executable shortly before it ran (drop and execute, decided in the kernel); no value if it was not written recently.";
+    ProcExeWriterPid = "proc.exe_writer_pid", Int, None, One, true, "Vigil: pid of the process that wrote the executable shortly before it ran.";
+    ProcExeWriterUid = "proc.exe_writer_uid", Uint, None, One, true, "Vigil: uid of the process that wrote the executable shortly before it ran.";
+    ProcExeWrittenAgo = "proc.exe_written_ago", Duration, None, One, true, "Vigil: nanoseconds between the write of the executable and its execution.";
     ProcExeDeleted = "proc.exe_deleted", Bool, None, One, true, "Vigil: true if the executable file was deleted after the process started (or was already unlinked).";
     ProcInterpreter = "proc.interpreter", String, None, One, true, "Vigil: for scripts run through a `#!` line, the interpreter path; empty otherwise.";
     ProcIsSecureexec = "proc.is_secureexec", Bool, None, One, true, "Vigil: true if the exec changed privileges (setuid/setgid/file capabilities), i.e. AT_SECURE was set.";
@@ -336,6 +339,20 @@ catalogue! {
     DnsQtype = "dns.qtype", String, None, One, true, "Vigil: the DNS record type asked: A, AAAA, CNAME, TXT, MX, ... or TYPEnnn.";
     DnsRcode = "dns.rcode", String, None, One, true, "Vigil: the response code of a DNS answer: NOERROR, NXDOMAIN, SERVFAIL, ...";
     DnsMalformed = "dns.malformed", Bool, None, One, true, "Vigil: true if the DNS message could not be parsed completely (truncated, pointer loop, bad label, name too long).";
+    DnsQnameSuffixes = "dns.qname_suffixes", String, None, Any, true, "Vigil: the asked name and every parent domain of it (`a.b.example.com`, `b.example.com`, `example.com`, `com`): `intersects (list_of_domains)` matches a name under any listed domain.";
+    DnsLongestLabelLen = "dns.longest_label_len", Uint, None, One, true, "Vigil: length of the longest label of the asked name (DNS tunnels pack data into long labels).";
+    DnsEntropy = "dns.entropy", Uint, None, One, true, "Vigil: Shannon entropy of the longest label, in thousandths of a bit per character (random-looking labels score above ~3800).";
+    DnsProcTxtQueries = "dns.proc_txt_queries_60s", Uint, None, One, true, "Vigil: TXT queries sent by this process in the last 60 s of event time, this one included (TXT floods carry tunnels).";
+    FdDnsSuffixes = "fd.dns_suffixes", String, None, Any, true, "Vigil: every DNS name the remote address was resolved from, and every parent domain of each: `intersects (list)` matches a connection to any listed domain.";
+    FdIsRunningExe = "fd.is_running_exe", Bool, None, One, true, "Vigil: true if the file removed or renamed is the executable of the acting process or one of its ancestors (a self-deleting binary), decided in the kernel.";
+    TargetPid = "target.pid", Int, None, One, true, "Vigil: the process a syscall acts on (ptrace, kill, tkill, tgkill, process_vm_readv/writev).";
+    TargetName = "target.name", String, None, One, true, "Vigil: the name of the process a syscall acts on, when the kernel knows it.";
+    TargetIsVigil = "target.is_vigil", Bool, None, One, true, "Vigil: true if a syscall (a signal, ptrace) targets the Vigil agent itself.";
+    DetectionKind = "detection.kind", String, None, One, true, "Vigil: which in-kernel burst detector fired: port_scan, file_storm, discovery_burst, fingerprint_burst (also the event type).";
+    DetectionCount = "detection.count", Uint, None, One, true, "Vigil: distinct items (targets, files, commands) counted in the window when the threshold was crossed.";
+    DetectionThreshold = "detection.threshold", Uint, None, One, true, "Vigil: the detector's threshold of distinct items.";
+    DetectionWindow = "detection.window", Duration, None, One, true, "Vigil: the detector's window, nanoseconds.";
+    DetectionSample = "detection.sample", String, None, One, true, "Vigil: the item that crossed the threshold: `addr:port` for scans, a path, or a command.";
 
     // ---- containers (Falco container plugin) -------------------------------
     ContainerId = "container.id", String, None, One, true, "Short (12 character) container id, or `host` for processes outside containers. Vigil derives it from the cgroup path.";

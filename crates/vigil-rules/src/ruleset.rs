@@ -265,8 +265,10 @@ impl Loader {
             ..LoadReport::default()
         };
         let mut rules = Vec::new();
+        let lists;
         {
             let mut comp = Compiler::new(&col, &mut diag, &avail);
+            lists = comp.expanded_lists();
             comp.check_macro_syntax();
             for def in &col.rules {
                 if def.source != SYSCALL_SOURCE {
@@ -311,6 +313,7 @@ impl Loader {
         report.warnings = diag.warnings;
         let mut set = RuleSet {
             rules,
+            lists,
             index: Index::default(),
             report,
         };
@@ -486,6 +489,8 @@ struct Index {
 #[derive(Debug, Clone)]
 pub struct RuleSet {
     rules: Vec<Rule>,
+    /// Every list after appends, expanded: the host may feed some to the kernel.
+    lists: std::collections::BTreeMap<String, Vec<String>>,
     index: Index,
     report: LoadReport,
 }
@@ -498,6 +503,11 @@ impl RuleSet {
 
     pub fn rule(&self, name: &str) -> Option<&Rule> {
         self.rules.iter().find(|r| r.name == name)
+    }
+
+    /// A list's items after appends and expansion, if the rules define it.
+    pub fn list(&self, name: &str) -> Option<&[String]> {
+        self.lists.get(name).map(Vec::as_slice)
     }
 
     pub fn report(&self) -> &LoadReport {

@@ -207,6 +207,7 @@ fn read_process(dir: &Path, pid: u32, now: u64, peers: &HashMap<u64, Endpoint>) 
             cwd: link("cwd").unwrap_or_default(),
             prev_exe: None,
             stdio_peer,
+            writer: None,
         })),
     })
 }

@@ -169,6 +169,16 @@ fn failing_program(log: &[String]) -> Option<(String, String)> {
     ))
 }
 
+/// 64-bit FNV-1a, as bpf/include/detect.h computes path hashes.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h = 0xcbf29ce484222325u64;
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h
+}
+
 fn pow2_at_least(bytes: u32, min: u32) -> u32 {
     bytes.max(min).checked_next_power_of_two().unwrap_or(1 << 31)
 }
@@ -417,6 +427,32 @@ impl Sensor {
             Some(link) => run_iterator(link).map(|_| ()).map_err(SensorError::Stats),
             None => Ok(()),
         }
+    }
+
+    /// Sets what the burst detectors count: discovery commands (process names) and host
+    /// fingerprint files (absolute paths). Replaces the previous sets.
+    pub fn set_detector_lists(&self, discovery: &[String], fingerprint_paths: &[String]) -> Result<(), SensorError> {
+        let err = |e: libbpf_rs::Error| SensorError::Filter(e.to_string());
+        let m = &self.skel.maps;
+        for k in m.discovery_cmds.keys().collect::<Vec<_>>() {
+            m.discovery_cmds.delete(&k).map_err(err)?;
+        }
+        for name in discovery.iter().take(256) {
+            let mut key = [0u8; 16];
+            let b = name.as_bytes();
+            let n = b.len().min(15);
+            key[..n].copy_from_slice(&b[..n]);
+            m.discovery_cmds.update(&key, &[1], MapFlags::ANY).map_err(err)?;
+        }
+        for k in m.fingerprint_paths.keys().collect::<Vec<_>>() {
+            m.fingerprint_paths.delete(&k).map_err(err)?;
+        }
+        for path in fingerprint_paths.iter().take(256) {
+            m.fingerprint_paths
+                .update(&fnv1a(path.as_bytes()).to_ne_bytes(), &[1], MapFlags::ANY)
+                .map_err(err)?;
+        }
+        Ok(())
     }
 
     /// Entries in the kernel flow table now (for the summary: it must not grow without bound).

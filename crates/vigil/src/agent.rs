@@ -109,6 +109,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
             h.program, h.attach, h.what
         );
     }
+    feed_detectors(&sensor, &rules.set);
     let mut stream = EventStream::new(&sensor)?;
     let mut pipeline = Pipeline::new(
         PipelineConfig {
@@ -159,6 +160,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
                 Reload::Unchanged => {}
                 Reload::Reloaded(n) => {
                     pipeline.set_rules(Arc::clone(&rules.set));
+                    feed_detectors(&sensor, &rules.set);
                     eprintln!("vigil: rules reloaded: {n} rules");
                 }
                 Reload::Failed(e) => {
@@ -198,6 +200,14 @@ pub fn run(opts: RunOptions) -> Result<()> {
     drop(stream);
     drop(sensor); // detaches every hook
     Ok(())
+}
+
+/// The kernel's burst detectors count what the rules' lists name.
+fn feed_detectors(sensor: &Sensor, rules: &vigil_rules::RuleSet) {
+    let list = |n: &str| rules.list(n).map(<[String]>::to_vec).unwrap_or_default();
+    if let Err(e) = sensor.set_detector_lists(&list("vigil_discovery_commands"), &list("vigil_fingerprint_files")) {
+        eprintln!("vigil: warning: could not set the detector lists: {e}");
+    }
 }
 
 /// One line for stderr: what crossed, what was lost, how big the tree is.

@@ -8,6 +8,7 @@
 //! - [`rule_event`]: an event as the rules see it (Falco's fields);
 //! - [`host`]: user names, hostname, container ids;
 //! - [`rules`]: built-in and user rule files, (re)loading;
+//! - [`syscall_args`]: sensitive syscalls' arguments by Falco's names;
 //! - [`replay`]: `vigil replay`, the pipeline over a recording;
 //! - [`doctor`]: `vigil doctor`, what this kernel supports.
 
@@ -20,3 +21,4 @@ pub mod render;
 pub mod replay;
 pub mod rule_event;
 pub mod rules;
+pub mod syscall_args;

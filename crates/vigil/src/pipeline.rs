@@ -27,8 +27,36 @@ pub struct PipelineConfig {
     pub tree: TreeConfig,
 }
 
+/// TXT queries per process over the last minute of event time (TXT floods carry DNS
+/// tunnels; the kernel reports each query, the count is kept here).
+#[derive(Default)]
+struct TxtQueries {
+    by_pid: std::collections::HashMap<u32, std::collections::VecDeque<u64>>,
+}
+
+const TXT_WINDOW_NS: u64 = 60_000_000_000;
+const DNS_TYPE_TXT: u16 = 16;
+
+impl TxtQueries {
+    /// Records a query and returns how many the process sent in the window, this one included.
+    fn add(&mut self, pid: u32, ktime: u64) -> u64 {
+        let q = self.by_pid.entry(pid).or_default();
+        q.push_back(ktime);
+        while q.front().is_some_and(|&t| ktime.saturating_sub(t) > TXT_WINDOW_NS) || q.len() > 100_000 {
+            q.pop_front();
+        }
+        q.len() as u64
+    }
+
+    fn prune(&mut self, now: u64) {
+        self.by_pid
+            .retain(|_, q| q.back().is_some_and(|&t| now.saturating_sub(t) <= TXT_WINDOW_NS));
+    }
+}
+
 pub struct Pipeline {
     cfg: PipelineConfig,
+    txt: TxtQueries,
     decoder: Decoder,
     tree: ProcessTree,
     engine: Option<Engine>,
@@ -64,6 +92,7 @@ impl Pipeline {
         Self {
             cfg,
             decoder: Decoder::new(),
+            txt: TxtQueries::default(),
             tree,
             engine,
             host: HostFacts::default(),
@@ -92,14 +121,23 @@ impl Pipeline {
         };
         self.last_ktime = self.last_ktime.max(ev.ktime);
         let proc = self.tree.apply(&ev);
+        if let Body::Tick = ev.body {
+            self.txt.prune(ev.ktime);
+        }
         if matches!(ev.body, Body::Snapshot(_) | Body::Tick) {
             return Ok(()); // state, not an event of its own
         }
+        let txt_60s = match &ev.body {
+            Body::Dns(d) if d.qtype == DNS_TYPE_TXT && !d.has(vigil_event::abi::dns_flag::RESPONSE) => {
+                self.txt.add(ev.pid, ev.ktime)
+            }
+            _ => 0,
+        };
         self.events_seen += 1;
         let ancestors = self.tree.ancestors(ev.pid);
         if let Some(engine) = &mut self.engine {
             let p: &Process = proc.as_deref().unwrap_or(&self.unknown_process);
-            let view = RuleEvent::new(
+            let mut view = RuleEvent::new(
                 &ev,
                 self.events_seen,
                 p,
@@ -107,6 +145,7 @@ impl Pipeline {
                 &self.host,
                 self.cfg.boot_to_realtime_ns,
             );
+            view.dns_txt_60s = txt_60s;
             engine.process(&view, &mut self.matches);
         }
         let matches = std::mem::take(&mut self.matches);

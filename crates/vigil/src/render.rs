@@ -35,6 +35,8 @@ pub fn evt_type(ev: &Event) -> &'static str {
         },
         Body::Dns(d) if d.has(dns_flag::RESPONSE) => "dns_response",
         Body::Dns(_) => "dns_query",
+        Body::Syscall(x) => syscall_name(x.syscall),
+        Body::Detection(d) => d.name(),
     }
 }
 
@@ -60,6 +62,43 @@ pub struct EventJson<'a> {
     pub net: Option<NetJson<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dns: Option<DnsJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub syscall: Option<SyscallJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detection: Option<DetectionJson>,
+}
+
+/// A sensitive syscall: its arguments by name, and the process it acts on.
+#[derive(Serialize)]
+pub struct SyscallJson {
+    pub args: serde_json::Map<String, serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_pid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_name: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub target_is_vigil: bool,
+}
+
+/// What an in-kernel burst detector found.
+#[derive(Serialize)]
+pub struct DetectionJson {
+    pub kind: &'static str,
+    pub count: u32,
+    pub threshold: u32,
+    pub window_ns: u64,
+    pub window_start_ktime: u64,
+    pub sample: String,
+}
+
+/// Who wrote an executable shortly before it ran.
+#[derive(Serialize)]
+pub struct WriterJson {
+    pub pid: u32,
+    pub name: String,
+    pub uid: u32,
+    /// Nanoseconds between the write and the exec.
+    pub ago_ns: u64,
 }
 
 /// What a rule said about the event.
@@ -343,6 +382,8 @@ pub struct ExecJson<'a> {
     pub argc: u32,
     pub exe_mode: String,
     pub flags: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub written_by: Option<WriterJson>,
 }
 
 #[derive(Serialize)]
@@ -375,9 +416,11 @@ const EXEC_FLAG_NAMES: &[(u32, &str)] = &[
     (exec_flag::STDIN_SOCKET, "stdin_socket"),
     (exec_flag::STDOUT_SOCKET, "stdout_socket"),
     (exec_flag::STDERR_SOCKET, "stderr_socket"),
+    (exec_flag::RECENTLY_WRITTEN, "recently_written"),
 ];
 
 const FILE_FLAG_NAMES: &[(u32, &str)] = &[
+    (file_flag::RUNNING_EXE, "running_exe"),
     (file_flag::PATH_TRUNC, "truncated"),
     (file_flag::PATH_DELETED, "deleted"),
     (file_flag::PATH2_TRUNC, "target_truncated"),
@@ -668,6 +711,8 @@ pub fn event_json<'a>(
         exit: None,
         net: None,
         dns: None,
+        syscall: None,
+        detection: None,
     };
     match &ev.body {
         Body::Exec(x) | Body::Snapshot(x) => {
@@ -679,6 +724,12 @@ pub fn event_json<'a>(
                 argc: x.argc,
                 exe_mode: format!("{:o}", x.exe_mode & 0o7777),
                 flags: exec_flag_names(x.flags),
+                written_by: x.writer.as_ref().map(|w| WriterJson {
+                    pid: w.pid,
+                    name: w.comm.to_string(),
+                    uid: w.uid,
+                    ago_ns: ev.ktime.saturating_sub(w.ktime),
+                }),
             })
         }
         Body::Fork(f) => out.fork = Some(ForkJson { child_pid: f.child_pid }),
@@ -783,6 +834,37 @@ pub fn event_json<'a>(
             });
         }
         Body::Dns(d) => out.dns = Some(dns_json(d)),
+        Body::Syscall(x) => {
+            out.evt.res = Some(x.ret);
+            if x.ret < 0 {
+                out.evt.errno = Some(errno_name(-x.ret));
+            }
+            if let Some(path) = crate::syscall_args::path_of(x) {
+                out.fd = Some(FdJson {
+                    name: Text::from(path.as_str()),
+                    ..FdJson::default()
+                });
+            }
+            out.syscall = Some(SyscallJson {
+                args: crate::syscall_args::named_args(x)
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), serde_json::Value::String(v)))
+                    .collect(),
+                target_pid: (x.target_pid != 0).then_some(x.target_pid),
+                target_name: x.target_comm.as_ref().map(|t| t.to_string()),
+                target_is_vigil: x.has(vigil_event::abi::sys_flag::TARGET_AGENT),
+            });
+        }
+        Body::Detection(d) => {
+            out.detection = Some(DetectionJson {
+                kind: d.name(),
+                count: d.count,
+                threshold: d.threshold,
+                window_ns: d.window_ns,
+                window_start_ktime: d.window_start_ktime,
+                sample: d.sample_text(),
+            })
+        }
         Body::Tick => {}
     }
     out

@@ -21,6 +21,7 @@ enum Many<'a> {
     /// One attribute of each ancestor (parent first).
     Ancestors(&'a [Arc<Process>], fn(&Process) -> Value<'_>),
     Texts(&'a [Text]),
+    Strings(Vec<String>),
     Ips([Option<IpAddr>; 2]),
     Ports([u16; 2]),
 }
@@ -30,6 +31,7 @@ impl ListValue for Many<'_> {
         match self {
             Many::Ancestors(a, _) => a.len(),
             Many::Texts(t) => t.len(),
+            Many::Strings(s) => s.len(),
             Many::Ips(ips) => ips.iter().flatten().count(),
             Many::Ports(_) => 2,
         }
@@ -39,6 +41,7 @@ impl ListValue for Many<'_> {
         match self {
             Many::Ancestors(a, f) => a.get(i).map_or(Value::None, |p| f(p)),
             Many::Texts(t) => t.get(i).map_or(Value::None, |x| Value::Str(x.as_str())),
+            Many::Strings(s) => s.get(i).map_or(Value::None, |x| Value::str(x)),
             Many::Ips(ips) => ips.iter().flatten().nth(i).map_or(Value::None, |ip| Value::Ip(*ip)),
             Many::Ports(p) => p.get(i).map_or(Value::None, |p| Value::Uint(*p as u64)),
         }
@@ -207,6 +210,37 @@ pub struct RuleEvent<'a> {
     ips: Many<'a>,
     ports: Many<'a>,
     nets: Many<'a>,
+    /// `dns.qname_suffixes` / `fd.dns_suffixes`: every parent domain of the names.
+    suffixes: Many<'a>,
+    /// TXT queries of this process in the last 60 s (set by the pipeline).
+    pub dns_txt_60s: u64,
+}
+
+/// `a.b.example.com` -> `a.b.example.com`, `b.example.com`, `example.com`, `com`.
+pub fn domain_suffixes(name: &str) -> impl Iterator<Item = &str> {
+    let name = name.trim_end_matches('.');
+    std::iter::once(name)
+        .chain(name.match_indices('.').map(move |(i, _)| &name[i + 1..]))
+        .filter(|s| !s.is_empty())
+}
+
+/// Length of the longest label, and its Shannon entropy in thousandths of a bit per character.
+pub fn label_stats(name: &str) -> (u64, u64) {
+    let longest = name.split('.').max_by_key(|l| l.len()).unwrap_or("");
+    let mut counts = [0u32; 256];
+    for b in longest.bytes() {
+        counts[b as usize] += 1;
+    }
+    let n = longest.len() as f64;
+    let entropy: f64 = counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = c as f64 / n;
+            -p * p.log2()
+        })
+        .sum();
+    (longest.len() as u64, (entropy * 1000.0).round() as u64)
 }
 
 static EMPTY_TEXTS: [Text; 0] = [];
@@ -231,6 +265,15 @@ impl<'a> RuleEvent<'a> {
             Body::Net(n) => [n.lport, n.rport],
             _ => [0, 0],
         };
+        let suffixes: Vec<String> = match &ev.body {
+            Body::Net(n) => n
+                .names
+                .iter()
+                .flat_map(|t| domain_suffixes(&t.as_str()).map(str::to_string).collect::<Vec<_>>())
+                .collect(),
+            Body::Dns(d) => domain_suffixes(&d.qname.as_str()).map(str::to_string).collect(),
+            _ => Vec::new(),
+        };
         RuleEvent {
             ev,
             evt_type: evt_type(ev),
@@ -250,6 +293,8 @@ impl<'a> RuleEvent<'a> {
             ips: Many::Ips(ends),
             ports: Many::Ports(ports),
             nets: Many::Ips(ends),
+            suffixes: Many::Strings(suffixes),
+            dns_txt_60s: 0,
         }
     }
 
@@ -276,6 +321,7 @@ impl<'a> RuleEvent<'a> {
         match &self.ev.body {
             Body::File(f) => Some(f.ret),
             Body::Net(n) if n.syscall != 0 => Some(n.ret),
+            Body::Syscall(x) => Some(x.ret),
             Body::Exec(_) | Body::Cwd(_) => Some(0),
             _ => None,
         }
@@ -366,6 +412,10 @@ impl<'a> RuleEvent<'a> {
             (Body::Net(n), "proto") => Value::Uint(n.protocol as u64),
             (Body::Net(n), "addr" | "tuple") => owned(render::sock_name(n)),
             (Body::Dns(d), "name" | "qname") => s(&d.qname),
+            (Body::Syscall(x), n) => crate::syscall_args::named_args(x)
+                .into_iter()
+                .find(|(k, _)| *k == n)
+                .map_or(Value::None, |(_, v)| owned(v)),
             _ => Value::None,
         }
     }
@@ -546,6 +596,13 @@ impl EventSource for RuleEvent<'_> {
             Field::ProcExeIno => Value::Uint(p.exe_ino),
             Field::ProcInterpreter => p.interp.as_ref().map_or(Value::None, text),
             Field::ProcStdioIsSocket => Value::Bool(p.stdio_sockets != 0),
+            Field::ProcExeWrittenBy => p.exe_writer.as_ref().map_or(Value::None, |w| text(&w.comm)),
+            Field::ProcExeWriterPid => p.exe_writer.as_ref().map_or(Value::None, |w| Value::Int(w.pid as i64)),
+            Field::ProcExeWriterUid => p.exe_writer.as_ref().map_or(Value::None, |w| Value::Uint(w.uid as u64)),
+            Field::ProcExeWrittenAgo => p
+                .exe_writer
+                .as_ref()
+                .map_or(Value::None, |w| Value::Uint(p.exec_ktime.saturating_sub(w.ktime))),
             Field::ThreadTid => Value::Int(ev.tid as i64),
             Field::ThreadIsmain => Value::Bool(ev.tid == ev.pid),
             Field::ThreadCapPermitted => owned(cap_names(p.cap_permitted)),
@@ -591,6 +648,15 @@ impl EventSource for RuleEvent<'_> {
             Field::FdName => match &ev.body {
                 Body::File(x) => text(&x.path),
                 Body::Net(n) => owned(render::sock_name(n)),
+                Body::Syscall(x) => crate::syscall_args::path_of(x).map_or(Value::None, owned),
+                _ => Value::None,
+            },
+            Field::FdIsRunningExe => match &ev.body {
+                Body::File(x) => Value::Bool(x.has(file_flag::RUNNING_EXE)),
+                _ => Value::None,
+            },
+            Field::FdDnsSuffixes => match &ev.body {
+                Body::Net(_) => Value::List(&self.suffixes),
                 _ => Value::None,
             },
             Field::FdNameraw => self.file_path().map_or(Value::None, text),
@@ -714,6 +780,49 @@ impl EventSource for RuleEvent<'_> {
             },
             Field::DnsMalformed => match &ev.body {
                 Body::Dns(d) => Value::Bool(d.has(dns_flag::MALFORMED)),
+                _ => Value::None,
+            },
+            Field::DnsQnameSuffixes => match &ev.body {
+                Body::Dns(_) => Value::List(&self.suffixes),
+                _ => Value::None,
+            },
+            Field::DnsLongestLabelLen | Field::DnsEntropy => match &ev.body {
+                Body::Dns(d) => {
+                    let (len, entropy) = label_stats(&d.qname.as_str());
+                    Value::Uint(if f.field == Field::DnsEntropy { entropy } else { len })
+                }
+                _ => Value::None,
+            },
+            Field::DnsProcTxtQueries => match &ev.body {
+                Body::Dns(_) => Value::Uint(self.dns_txt_60s),
+                _ => Value::None,
+            },
+            Field::TargetPid | Field::TargetName | Field::TargetIsVigil => match &ev.body {
+                Body::Syscall(x) if x.target_pid != 0 => match f.field {
+                    Field::TargetPid => Value::Int(x.target_pid as i64),
+                    Field::TargetName => x.target_comm.as_ref().map_or(Value::None, text),
+                    _ => Value::Bool(x.has(vigil_event::abi::sys_flag::TARGET_AGENT)),
+                },
+                _ => Value::None,
+            },
+            Field::DetectionKind => match &ev.body {
+                Body::Detection(d) => Value::str(d.name()),
+                _ => Value::None,
+            },
+            Field::DetectionCount => match &ev.body {
+                Body::Detection(d) => Value::Uint(d.count as u64),
+                _ => Value::None,
+            },
+            Field::DetectionThreshold => match &ev.body {
+                Body::Detection(d) => Value::Uint(d.threshold as u64),
+                _ => Value::None,
+            },
+            Field::DetectionWindow => match &ev.body {
+                Body::Detection(d) => Value::Uint(d.window_ns),
+                _ => Value::None,
+            },
+            Field::DetectionSample => match &ev.body {
+                Body::Detection(d) => owned(d.sample_text()),
                 _ => Value::None,
             },
             _ => Value::None,

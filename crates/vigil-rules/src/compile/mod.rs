@@ -88,6 +88,14 @@ impl<'a> Compiler<'a> {
         c
     }
 
+    /// Every list, fully expanded (list references resolved, items unquoted).
+    pub fn expanded_lists(&self) -> std::collections::BTreeMap<String, Vec<String>> {
+        self.lists
+            .iter()
+            .map(|(k, v)| (k.clone(), v.iter().map(|(t, _)| t.clone()).collect()))
+            .collect()
+    }
+
     fn expand_lists(&mut self) {
         for l in &self.col.lists {
             let mut out = Vec::new();
