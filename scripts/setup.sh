@@ -6,7 +6,7 @@
 #   scripts/setup.sh --bench  also the tools the benchmark compares against (auditd, bpftrace)
 set -euo pipefail
 
-packages=(clang-19 llvm-19 libelf-dev zlib1g-dev pkg-config make gcc bpftool
+packages=(clang-19 llvm-19 libelf-dev zlib1g-dev pkg-config make gcc bpftool git openssh-client tar
           iproute2 python3 procps)
 if [[ "${1:-}" == "--bench" ]]; then
     packages+=(auditd bpftrace python3-matplotlib)

@@ -120,7 +120,11 @@ fn synthetic(n: usize) -> Vec<Vec<u8>> {
                 }))
             }
             12..=14 => Body::File(Box::new(File {
-                op: if i.is_multiple_of(2) { FileOp::Rename } else { FileOp::Unlink },
+                op: if i.is_multiple_of(2) {
+                    FileOp::Rename
+                } else {
+                    FileOp::Unlink
+                },
                 syscall: if i.is_multiple_of(2) { 316 } else { 263 },
                 fd: -1,
                 ret: 0,
@@ -137,7 +141,11 @@ fn synthetic(n: usize) -> Vec<Vec<u8>> {
                 path2: Some("/home/dev/project/build/obj.o".into()),
             })),
             15..=18 => Body::Net(Box::new(Net {
-                op: if i.is_multiple_of(2) { NetOp::Connect } else { NetOp::FlowEnd },
+                op: if i.is_multiple_of(2) {
+                    NetOp::Connect
+                } else {
+                    NetOp::FlowEnd
+                },
                 syscall: if i.is_multiple_of(2) { 42 } else { 0 },
                 fd: 4,
                 ret: 0,
@@ -242,6 +250,7 @@ pub fn run(events: usize, falco_dir: Option<&str>) -> Result<()> {
         "vigil built-in rules",
         load(&RuleSources {
             builtin: true,
+            agent: Default::default(),
             paths: vec![],
         })?,
         &records,
@@ -259,7 +268,11 @@ pub fn run(events: usize, falco_dir: Option<&str>) -> Result<()> {
         if !paths.is_empty() {
             rows.push(measure(
                 "Falco's 3 upstream files",
-                load(&RuleSources { builtin: false, paths })?,
+                load(&RuleSources {
+                    builtin: false,
+                    paths,
+                    agent: Default::default(),
+                })?,
                 &records,
             )?);
         }

@@ -4,7 +4,7 @@
 //! produced it, so replay runs the same decoder and rules over the same bytes:
 //!
 //! ```text
-//! "VIGILREC" u16 version  u16 abi  u32 reserved  i64 boot_to_realtime_ns
+//! "VIGILREC" u16 version  u16 abi  u32 agent_pid  i64 boot_to_realtime_ns
 //! then per record: u32 length, length bytes
 //! ```
 
@@ -38,11 +38,12 @@ pub struct RecordingWriter<W: Write> {
 }
 
 impl<W: Write> RecordingWriter<W> {
-    pub fn new(mut out: W, boot_to_realtime_ns: i64) -> io::Result<Self> {
+    /// `agent_pid`: the recording agent, whose own identity its rules use.
+    pub fn new(mut out: W, boot_to_realtime_ns: i64, agent_pid: u32) -> io::Result<Self> {
         out.write_all(MAGIC)?;
         out.write_all(&VERSION.to_le_bytes())?;
         out.write_all(&ABI_VERSION.to_le_bytes())?;
-        out.write_all(&0u32.to_le_bytes())?;
+        out.write_all(&agent_pid.to_le_bytes())?;
         out.write_all(&boot_to_realtime_ns.to_le_bytes())?;
         Ok(Self { out })
     }
@@ -62,6 +63,8 @@ pub struct RecordingReader<R: Read> {
     /// Offset to add to a kernel boot-time timestamp to get Unix-epoch nanoseconds
     /// on the machine and boot the recording was made.
     pub boot_to_realtime_ns: i64,
+    /// The pid of the agent that made the recording.
+    pub agent_pid: u32,
     index: u64,
 }
 
@@ -82,9 +85,11 @@ impl<R: Read> RecordingReader<R> {
         }
         let mut off = [0u8; 8];
         off.copy_from_slice(&head[16..24]);
+        let agent_pid = u32::from_le_bytes([head[12], head[13], head[14], head[15]]);
         Ok(Self {
             input,
             boot_to_realtime_ns: i64::from_le_bytes(off),
+            agent_pid,
             index: 0,
         })
     }
@@ -130,12 +135,13 @@ mod tests {
     #[test]
     fn round_trip_and_truncation() {
         let mut buf = Vec::new();
-        let mut w = RecordingWriter::new(&mut buf, 42).unwrap();
+        let mut w = RecordingWriter::new(&mut buf, 42, 777).unwrap();
         w.write(b"hello").unwrap();
         w.write(b"").unwrap();
         w.write(&[7u8; 300]).unwrap();
         let mut r = RecordingReader::new(&buf[..]).unwrap();
         assert_eq!(r.boot_to_realtime_ns, 42);
+        assert_eq!(r.agent_pid, 777);
         assert_eq!(r.next_record().unwrap().unwrap(), b"hello");
         assert_eq!(r.next_record().unwrap().unwrap(), b"");
         assert_eq!(r.next_record().unwrap().unwrap().len(), 300);
@@ -159,7 +165,7 @@ mod tests {
             Err(RecordingError::BadMagic)
         ));
         let mut buf = Vec::new();
-        RecordingWriter::new(&mut buf, 0).unwrap();
+        RecordingWriter::new(&mut buf, 0, 0).unwrap();
         buf[8] = 9;
         assert!(matches!(
             RecordingReader::new(&buf[..]),

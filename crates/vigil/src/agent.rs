@@ -93,7 +93,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
             let f: Box<dyn Write> = Box::new(BufWriter::new(
                 std::fs::File::create(p).with_context(|| format!("creating recording {}", p.display()))?,
             ));
-            Some(RecordingWriter::new(f, offset).context("writing recording header")?)
+            Some(RecordingWriter::new(f, offset, std::process::id()).context("writing recording header")?)
         }
         None => None,
     };

@@ -182,7 +182,14 @@ fn rule_setup(a: &RuleArgs) -> Result<(RuleSources, vigil_rules::EngineConfig)> 
         default_rate_limit: cli::parse_rate_limit(limit).with_context(|| format!("--rate-limit {limit}"))?,
         ..vigil_rules::EngineConfig::default()
     };
-    Ok((RuleSources { builtin, paths }, engine))
+    Ok((
+        RuleSources {
+            builtin,
+            paths,
+            agent: Default::default(),
+        },
+        engine,
+    ))
 }
 
 fn dispatch(cmd: Command) -> Result<ExitCode> {
@@ -194,7 +201,8 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
     }
     match cmd {
         Command::Run(a) => {
-            let (rules, engine) = rule_setup(&a.rules)?;
+            let (mut rules, engine) = rule_setup(&a.rules)?;
+            rules.agent = vigil::rules::AgentIdentity::of_this_process(&rules);
             let opts = RunOptions {
                 output: a.output,
                 emit_events: a.events,
@@ -258,6 +266,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                 bail!("no rule files given");
             }
             Ok(cli::rules_check(RuleSources {
+                agent: Default::default(),
                 builtin: !no_builtin_rules,
                 paths: files,
             }))

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use vigil_event::recording::RecordingReader;
 
 use crate::pipeline::{Pipeline, PipelineConfig, PipelineStats};
-use crate::rules::{error_lines, RuleSources};
+use crate::rules::{error_lines, AgentIdentity, RuleSources};
 
 pub struct ReplayOptions<'a> {
     pub emit_events: bool,
@@ -18,14 +18,19 @@ pub struct ReplayOptions<'a> {
     pub tree: vigil_proctree::TreeConfig,
 }
 
-pub fn replay(path: &Path, opts: ReplayOptions<'_>) -> Result<PipelineStats> {
+pub fn replay(path: &Path, mut opts: ReplayOptions<'_>) -> Result<PipelineStats> {
+    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut reader =
+        RecordingReader::new(BufReader::new(file)).with_context(|| format!("reading {}", path.display()))?;
+    // The rules see the agent that recorded, as they did live.
+    opts.rules.agent = AgentIdentity {
+        pid: reader.agent_pid,
+        ..AgentIdentity::of_this_process(&opts.rules)
+    };
     let rules = opts
         .rules
         .load()
         .map_err(|e| anyhow::anyhow!("rules did not load:\n{}", error_lines(&e).join("\n")))?;
-    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut reader =
-        RecordingReader::new(BufReader::new(file)).with_context(|| format!("reading {}", path.display()))?;
     let out: Box<dyn Write> = match opts.output {
         Some(p) => Box::new(BufWriter::new(
             File::create(p).with_context(|| format!("creating {}", p.display()))?,

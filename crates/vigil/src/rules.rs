@@ -11,17 +11,101 @@ use std::time::SystemTime;
 
 use vigil_rules::{LoadError, LoadOptions, Loader, RuleError, RuleSet};
 
-/// The built-in rule files, in load order: (name shown in errors, contents).
-pub const BUILTIN: &[(&str, &str)] = &[(
-    "builtin:vigil_rules.yaml",
-    include_str!("../../../rules/vigil_rules.yaml"),
-)];
+/// The built-in rule files, in load order: (name shown in errors, contents). The
+/// curated lists and macros first, then one file per ATT&CK family.
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("builtin:base.yaml", include_str!("../../../rules/base.yaml")),
+    ("builtin:execution.yaml", include_str!("../../../rules/execution.yaml")),
+    (
+        "builtin:credential_access.yaml",
+        include_str!("../../../rules/credential_access.yaml"),
+    ),
+    (
+        "builtin:persistence.yaml",
+        include_str!("../../../rules/persistence.yaml"),
+    ),
+    (
+        "builtin:privilege_escalation.yaml",
+        include_str!("../../../rules/privilege_escalation.yaml"),
+    ),
+    ("builtin:discovery.yaml", include_str!("../../../rules/discovery.yaml")),
+    ("builtin:network.yaml", include_str!("../../../rules/network.yaml")),
+    ("builtin:tampering.yaml", include_str!("../../../rules/tampering.yaml")),
+];
+
+/// Domain lists shipped as data (`rules/data/*.txt`, one domain per line): each becomes
+/// the list `vigil_<name>` before the rule files load, so rules and user files can use
+/// and append to it.
+pub const BUILTIN_DATA: &[(&str, &str)] = &[
+    ("dynamic_dns", include_str!("../../../rules/data/dynamic_dns.txt")),
+    ("paste_sites", include_str!("../../../rules/data/paste_sites.txt")),
+    (
+        "tunneling_services",
+        include_str!("../../../rules/data/tunneling_services.txt"),
+    ),
+    ("mining_pools", include_str!("../../../rules/data/mining_pools.txt")),
+];
+
+/// A data file as a rule-language list: `- list: vigil_NAME` with one item per line.
+pub fn data_list_yaml(name: &str, text: &str) -> String {
+    let items: Vec<String> = text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim().to_ascii_lowercase())
+        .filter(|l| !l.is_empty())
+        .map(|l| format!("\"{}\"", l.replace('"', "")))
+        .collect();
+    format!("- list: vigil_{name}\n  items: [{}]\n", items.join(", "))
+}
+
+/// Facts about the running agent that its own rules need (tampering with the agent).
+#[derive(Debug, Clone, Default)]
+pub struct AgentIdentity {
+    pub pid: u32,
+    /// The agent's executable and the rule files it reads.
+    pub files: Vec<String>,
+}
+
+impl AgentIdentity {
+    pub fn of_this_process(sources: &RuleSources) -> AgentIdentity {
+        let mut files: Vec<String> = std::env::current_exe()
+            .ok()
+            .map(|p| p.display().to_string())
+            .into_iter()
+            .collect();
+        files.extend(
+            sources
+                .files()
+                .unwrap_or_default()
+                .iter()
+                .map(|p| p.display().to_string()),
+        );
+        AgentIdentity {
+            pid: std::process::id(),
+            files,
+        }
+    }
+
+    fn yaml(&self) -> String {
+        let quote = |s: &String| format!("\"{}\"", s.replace('"', ""));
+        format!(
+            "- list: vigil_agent_pids\n  items: [{}]\n- list: vigil_agent_files\n  items: [{}]\n",
+            if self.pid == 0 {
+                String::new()
+            } else {
+                self.pid.to_string()
+            },
+            self.files.iter().map(quote).collect::<Vec<_>>().join(", ")
+        )
+    }
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct RuleSources {
     pub builtin: bool,
     /// Files and directories, as given.
     pub paths: Vec<PathBuf>,
+    /// Who the agent is, for the tamper rules (empty lists when unset).
+    pub agent: AgentIdentity,
 }
 
 impl RuleSources {
@@ -48,6 +132,12 @@ impl RuleSources {
 
     pub fn load(&self) -> Result<RuleSet, LoadError> {
         let mut loader = Loader::new(LoadOptions::default());
+        // The data lists and the agent's identity come first, so every file can use them.
+        let mut generated = self.agent.yaml();
+        for (name, text) in BUILTIN_DATA {
+            generated.push_str(&data_list_yaml(name, text));
+        }
+        loader.add_str("builtin:generated_lists.yaml", &generated);
         if self.builtin {
             for (name, text) in BUILTIN {
                 loader.add_str(name, text);
@@ -129,6 +219,30 @@ impl LoadedRules {
             }
             Err(e) => Reload::Failed(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_files_become_lists() {
+        let y = data_list_yaml("paste_sites", "# paste services\nPastebin.com\n\n  paste.ee  # short\n");
+        assert_eq!(
+            y,
+            "- list: vigil_paste_sites\n  items: [\"pastebin.com\", \"paste.ee\"]\n"
+        );
+    }
+
+    #[test]
+    fn builtin_rules_load() {
+        let set = RuleSources {
+            builtin: true,
+            ..Default::default()
+        }
+        .load();
+        assert!(set.is_ok(), "{}", set.err().map(|e| e.to_string()).unwrap_or_default());
     }
 }
 
