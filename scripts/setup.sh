@@ -7,7 +7,7 @@
 set -euo pipefail
 
 packages=(clang-19 llvm-19 libelf-dev zlib1g-dev pkg-config make gcc bpftool git openssh-client tar
-          iproute2 python3 procps)
+          iproute2 python3 procps socat netcat-openbsd curl wget libcap2-bin util-linux)
 if [[ "${1:-}" == "--bench" ]]; then
     packages+=(auditd bpftrace python3-matplotlib)
 fi
