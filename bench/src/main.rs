@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+mod latency;
 mod rules_bench;
 use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
@@ -54,6 +55,15 @@ enum Cmd {
         /// Also measure Falco's upstream rule files from this directory.
         #[arg(long, default_value = "../shared/falco-rules")]
         falco_rules: String,
+    },
+    /// Detection latency over attack-shaped scenarios, with the built-in rules (as root).
+    Latency {
+        /// Repetitions of each scenario.
+        #[arg(long, default_value_t = 30)]
+        rounds: usize,
+        /// The vigil binary (default: target/release/vigil next to this one).
+        #[arg(long)]
+        vigil: Option<PathBuf>,
     },
     /// (internal) Run one workload and print its throughput.
     Workload { workload: Workload, iterations: u64 },
@@ -385,6 +395,13 @@ fn run_bench(
 fn main() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Rules { events, falco_rules } => rules_bench::run(events, Some(&falco_rules)),
+        Cmd::Latency { rounds, vigil } => {
+            let vigil = match vigil {
+                Some(v) => v,
+                None => std::env::current_exe()?.with_file_name("vigil"),
+            };
+            latency::run(&vigil, rounds)
+        }
         Cmd::Workload { workload, iterations } => {
             println!("{}", run_workload(workload, iterations)?);
             Ok(())
