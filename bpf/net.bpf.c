@@ -149,6 +149,8 @@ static __always_inline struct flow_info *flow_create(__u64 cookie, struct sock_f
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(handle_tcp_state, const struct sock *sk, const int oldstate, const int newstate)
 {
+	if (cfg_floor)
+		return 0;
 	if (sk->sk_protocol != IPPROTO_TCP_VAL)
 		return 0;
 	__u64 cookie = bpf_get_socket_cookie((void *)sk);

@@ -57,6 +57,8 @@ static __always_inline __u32 put_user_block(struct record_buf *r, __u32 off, uns
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
+	if (cfg_floor)
+		return 0;
 	struct record_buf *r;
 	struct path_buf *pb;
 	struct vigil_exec *e;
@@ -223,6 +225,8 @@ out:
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 {
+	if (cfg_floor)
+		return 0;
 	__u32 child_tgid = BPF_CORE_READ(child, tgid);
 	__u32 parent_tgid = BPF_CORE_READ(parent, tgid);
 
@@ -264,6 +268,8 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(handle_exit, struct task_struct *task)
 {
+	if (cfg_floor)
+		return 0;
 	/* Only the last thread of a group ends the process (signal->live reached zero). */
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;

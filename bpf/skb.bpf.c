@@ -537,6 +537,8 @@ static __always_inline void handle_skb(struct __sk_buff *skb, bool ingress)
 SEC("cgroup_skb/egress")
 int skb_egress(struct __sk_buff *skb)
 {
+	if (cfg_floor)
+		return 1;
 	handle_skb(skb, false);
 	return 1;
 }
@@ -544,6 +546,8 @@ int skb_egress(struct __sk_buff *skb)
 SEC("cgroup_skb/ingress")
 int skb_ingress(struct __sk_buff *skb)
 {
+	if (cfg_floor)
+		return 1;
 	handle_skb(skb, true);
 	return 1;
 }

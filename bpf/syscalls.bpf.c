@@ -8,6 +8,8 @@
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit_dispatch, struct pt_regs *regs, long ret)
 {
+	if (cfg_floor)
+		return 0;
 	if (is_self())
 		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();

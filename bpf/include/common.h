@@ -33,6 +33,11 @@ const volatile __u32 cfg_agent_tgid __weak = 0;   /* our own events are never re
  * on a timeout shorter than the latency we promise, so no record waits long.
  */
 const volatile __u64 cfg_wakeup_interval_ns __weak = 1000000;
+/*
+ * The benchmark's floor (`vigil run --floor`): every program stays attached to its hook
+ * but returns at once, which measures what the hooks alone cost.
+ */
+const volatile __u32 cfg_floor __weak = 0;
 #define WAKEUP_BYTES (256 << 10)
 
 /* Runtime switches the agent may flip while running (.bss, mmapped by userspace). */

@@ -38,6 +38,8 @@ pub struct SensorConfig {
     pub flow_update_ns: u64,
     /// A datagram flow idle this long is ended.
     pub udp_idle_ns: u64,
+    /// Benchmark floor: every program attached but returning at once (no events at all).
+    pub floor: bool,
 }
 
 impl Default for SensorConfig {
@@ -49,6 +51,7 @@ impl Default for SensorConfig {
             agent_tgid: std::process::id(),
             disabled_programs: BTreeSet::new(),
             wakeup_interval_ns: 1_000_000,
+            floor: false,
             dns_ports: vec![53],
             flow_update_ns: 30_000_000_000,
             udp_idle_ns: 60_000_000_000,
@@ -213,6 +216,7 @@ impl Sensor {
             if let Some(ro) = open.maps.rodata_data.as_deref_mut() {
                 ro.cfg_agent_tgid = cfg.agent_tgid;
                 ro.cfg_wakeup_interval_ns = cfg.wakeup_interval_ns;
+                ro.cfg_floor = u32::from(cfg.floor);
                 ro.cfg_flow_update_ns = cfg.flow_update_ns;
                 ro.cfg_udp_idle_ns = cfg.udp_idle_ns;
                 for (slot, port) in ro

@@ -16,9 +16,16 @@ use vigil_sensor::{Batch, EventStream, KernelStats, Sensor, SensorConfig};
 use crate::pipeline::{Pipeline, PipelineConfig, PipelineStats};
 use crate::rules::{error_lines, LoadedRules, Reload, RuleSources};
 
+/// Where `vigil run` keeps its statistics and `vigil stats` reads them.
+pub const DEFAULT_STATS_FILE: &str = "/run/vigil/stats.json";
+
 pub struct RunOptions {
     pub output: Option<PathBuf>,
     pub emit_events: bool,
+    /// Push the rules' interest into the kernel (filters and dedup); off streams everything.
+    pub kernel_filter: bool,
+    /// Current statistics, rewritten every second, for `vigil stats`.
+    pub stats_file: Option<PathBuf>,
     pub record: Option<PathBuf>,
     pub stats_interval: Duration,
     /// Longest wait for records; bounds the delivery latency of a record whose CPU did not wake us.

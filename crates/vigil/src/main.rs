@@ -105,9 +105,19 @@ struct RunArgs {
     /// Write JSON lines to this file (appending) instead of stdout.
     #[arg(long, short)]
     output: Option<PathBuf>,
-    /// Write every event, not only alerts.
+    /// Write every event, not only alerts (turns the kernel-side filter off).
     #[arg(long)]
     events: bool,
+    /// Send every event the hooks see to userspace: no rule-driven filtering or
+    /// deduplication in the kernel (alerts are the same; costs more).
+    #[arg(long)]
+    no_kernel_filter: bool,
+    /// Where the agent keeps its current statistics for `vigil stats` ("none": nowhere).
+    #[arg(long, value_name = "FILE", default_value = vigil::agent::DEFAULT_STATS_FILE)]
+    stats_file: String,
+    /// Benchmark floor: attach every program but make each return at once (no events).
+    #[arg(long, hide = true)]
+    floor: bool,
     /// Also record the raw event stream to this file, for `vigil replay`.
     #[arg(long)]
     record: Option<PathBuf>,
@@ -206,6 +216,8 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
             let opts = RunOptions {
                 output: a.output,
                 emit_events: a.events,
+                kernel_filter: !(a.events || a.no_kernel_filter || a.floor),
+                stats_file: (a.stats_file != "none").then(|| PathBuf::from(&a.stats_file)),
                 record: a.record,
                 stats_interval: Duration::from_secs(a.stats_interval),
                 poll_interval: Duration::from_millis(a.poll_ms.max(1)),
@@ -223,6 +235,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                     },
                     flow_update_ns: a.flow_update_secs.max(1) * 1_000_000_000,
                     udp_idle_ns: a.udp_idle_secs.max(1) * 1_000_000_000,
+                    floor: a.floor,
                     ..SensorConfig::default()
                 },
                 tree: TreeConfig {
