@@ -11,6 +11,7 @@
 #include "proc_table.h"
 #include "syscalls.h"
 #include "detect.h"
+#include "filter.h"
 
 #define O_CREAT_WRONLY_TRUNC 01101 /* what creat(2) means */
 #define AT_REMOVEDIR 0x200
@@ -40,19 +41,34 @@ struct file_req {
 	bool from_fd;
 };
 
-/* Does an enabled rule care about this op on this path? (see common.h: file_interest) */
-static __always_inline bool path_interesting(struct record_buf *r, __u32 off, __u32 len, __u16 op)
+/* Could a rule match this event's paths? Joined paths userspace will fold are kept. */
+static __always_inline bool file_paths_interesting(struct record_buf *r, struct vigil_file *e, __u32 path_off,
+						   __u32 path2_off, __u16 op)
 {
-	__u32 zero = 0;
-	struct interest_key *k = bpf_map_lookup_elem(&interest_scratch, &zero);
-	if (!k)
+	if (path_interesting(r, path_off, e->path_len, op))
 		return true;
-	__u32 n = len < INTEREST_KEY_LEN - 1 ? len : INTEREST_KEY_LEN - 1;
-	bpf_probe_read_kernel(k->path, n & (INTEREST_KEY_LEN - 1), &r->data[off & (VIGIL_RECORD_MAX - 1)]);
-	k->path[n & (INTEREST_KEY_LEN - 1)] = 0;
-	k->prefixlen = (n + 1) * 8;
-	__u32 *mask = bpf_map_lookup_elem(&file_interest, k);
-	return mask && (*mask & (1u << op));
+	if ((e->vflags & VIGIL_FILE_JOINED) && path_unclean(r, path_off, e->path_len))
+		return true;
+	if (!e->path2_len)
+		return false;
+	return path_interesting(r, path2_off, e->path2_len, op) || path_unclean(r, path2_off, e->path2_len);
+}
+
+/* Was this exact event sent recently? (filter.h) */
+static __always_inline bool file_dedup_hit(struct vigil_file *e, struct file_req *q)
+{
+	struct file_dedup_key k = {
+		.tgid = e->hdr.pid,
+		.uid = e->hdr.uid,
+		.nr = q->nr,
+		.op = q->op,
+		.flags = q->flags,
+		.mode = q->mode,
+		.dev = e->dev,
+		.ino = e->ino,
+		.ret_class = q->ret >= 0 ? 0 : q->ret,
+	};
+	return dedup_hit(&file_dedup, &k, k.tgid, true, q->op);
 }
 
 static __noinline int file_emit(struct file_req *q)
@@ -133,11 +149,13 @@ static __noinline int file_emit(struct file_req *q)
 			e->vflags |= VIGIL_FILE_RUNNING_EXE;
 	}
 
-	/* Kernel findings always cross; otherwise the rules' interest decides. */
-	if (!(e->vflags & VIGIL_FILE_RUNNING_EXE) && cfg_file_path_filter &&
-	    !path_interesting(r, path_off, e->path_len, q->op) &&
-	    !(e->path2_len && path_interesting(r, path2_off, e->path2_len, q->op))) {
+	/* Kernel findings always cross; otherwise the rules' interest decides (filter.h). */
+	bool finding = e->vflags & VIGIL_FILE_RUNNING_EXE;
+	if (!finding && (!file_op_reported(q->op) ||
+			 (file_op_path_filtered(q->op) && !file_paths_interesting(r, e, path_off, path2_off, q->op)))) {
 		stat_hook(q->hook, VIGIL_STAT_FILTERED);
+	} else if (!finding && (vflags & VIGIL_FILE_INODE_VALID) && file_dedup_hit(e, q)) {
+		stat_hook(q->hook, VIGIL_STAT_DEDUPED);
 	} else {
 		emit_record(&rb_events, r, off, q->hook);
 	}
@@ -161,11 +179,15 @@ static __noinline int file_emit(struct file_req *q)
 	return 0;
 }
 
-/* The start of every handler: count, check the op is wanted at all, set common fields. */
+/* Ops the kernel's own detectors follow, whether or not a rule wants their events. */
+#define STATEFUL_OPS ((1u << VIGIL_FILE_OPEN) | (1u << VIGIL_FILE_TRUNCATE) | (1u << VIGIL_FILE_UNLINK) | \
+		      (1u << VIGIL_FILE_RENAME))
+
+/* The start of every handler: count, check the op is needed at all, set common fields. */
 static __always_inline bool file_req_init(struct file_req *q, __u32 hook, __u16 op, struct pt_regs *regs, long ret)
 {
 	stat_hook(hook, VIGIL_STAT_SEEN);
-	if (!(cfg_file_op_mask & (1u << op))) {
+	if (!(STATEFUL_OPS & (1u << op)) && !file_op_reported(op)) {
 		stat_hook(hook, VIGIL_STAT_FILTERED);
 		return false;
 	}

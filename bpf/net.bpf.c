@@ -18,6 +18,7 @@
 #include "net.h"
 #include "sock.h"
 #include "detect.h"
+#include "filter.h"
 
 #define NR_dup 32
 #define NR_dup2 33
@@ -216,8 +217,8 @@ int BPF_PROG(handle_tcp_state, const struct sock *sk, const int oldstate, const 
 	/* "seen" counts the records this hook decides to send, so seen = sent + lost */
 	stat_hook(VIGIL_HOOK_TCP_STATE, VIGIL_STAT_SEEN);
 	__u32 level;
-	struct net_work *w = net_work_get(&level);
-	if (w) {
+	struct net_work *w = NULL;
+	if (net_record_wanted(op, VIGIL_HOOK_TCP_STATE) && (w = net_work_get(&level))) {
 		__u32 size = build_flow_record(w->rec, f, cookie, op);
 		emit_net_record(w, size, VIGIL_HOOK_TCP_STATE);
 		net_work_put(level);
@@ -290,6 +291,8 @@ static __always_inline __u16 read_sockaddr(const void *uaddr, __u16 *port, __u8 
 
 static __noinline int net_emit(struct net_req *q)
 {
+	if (!net_record_wanted(q->op, q->hook))
+		return 0;
 	struct record_buf *r = record_buf_get();
 	if (!r)
 		return 0;
@@ -433,7 +436,21 @@ int BPF_PROG(exit_connect, struct pt_regs *regs, long ret)
 			q.s.family = family;
 		q.names = true;
 	}
-	net_emit(&q);
+	/* the same program connecting to the same peer with the same outcome: once per window */
+	struct connect_dedup_key dk = {
+		.tgid = bpf_get_current_pid_tgid() >> 32,
+		.uid = (__u32)bpf_get_current_uid_gid(),
+		.family = family,
+		.port = port,
+		.ret = ret,
+	};
+	__builtin_memcpy(dk.addr, addr, 16);
+	if (!net_record_wanted(VIGIL_NET_CONNECT, VIGIL_HOOK_CONNECT))
+		; /* counted as filtered */
+	else if ((family == AF_INET_VAL || family == AF_INET6_VAL) && dedup_hit(&connect_dedup, &dk, dk.tgid, false, VIGIL_NET_CONNECT))
+		stat_hook(VIGIL_HOOK_CONNECT, VIGIL_STAT_DEDUPED);
+	else
+		net_emit(&q);
 
 	/* refused or unreachable: one more distinct target toward a port scan */
 	if ((family == AF_INET_VAL || family == AF_INET6_VAL) &&
@@ -472,7 +489,7 @@ int BPF_PROG(exit_accept, struct pt_regs *regs, long ret)
 	f->state |= FLOW_STARTED;
 	/* a flow record: counted under the TCP state hook, like the outgoing FLOW_START */
 	stat_hook(VIGIL_HOOK_TCP_STATE, VIGIL_STAT_SEEN);
-	struct record_buf *r = record_buf_get();
+	struct record_buf *r = net_record_wanted(VIGIL_NET_FLOW_START, VIGIL_HOOK_TCP_STATE) ? record_buf_get() : NULL;
 	if (r)
 		emit_record(&rb_events, r, build_flow_record(r->data, f, cookie, VIGIL_NET_FLOW_START), VIGIL_HOOK_TCP_STATE);
 	return 0;
@@ -572,11 +589,12 @@ int sweep_flows(struct bpf_iter__bpf_map_elem *ctx)
 		return 0;
 	__u64 cookie = *key;
 	f->net_flags |= VIGIL_NET_IDLE_END;
-	struct record_buf *r = record_buf_get();
-	if (f->state & FLOW_STARTED)
+	if (f->state & FLOW_STARTED) {
 		stat_hook(VIGIL_HOOK_SKB, VIGIL_STAT_SEEN);
-	if (r && (f->state & FLOW_STARTED))
-		emit_record(&rb_events, r, build_flow_record(r->data, f, cookie, VIGIL_NET_FLOW_END), VIGIL_HOOK_SKB);
+		struct record_buf *r = net_record_wanted(VIGIL_NET_FLOW_END, VIGIL_HOOK_SKB) ? record_buf_get() : NULL;
+		if (r)
+			emit_record(&rb_events, r, build_flow_record(r->data, f, cookie, VIGIL_NET_FLOW_END), VIGIL_HOOK_SKB);
+	}
 	bpf_map_delete_elem(&flow_table, &cookie);
 	return 0;
 }

@@ -202,6 +202,7 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_
 	p->exe_ino = e->exe_ino;
 	p->exe_dev = e->exe_dev;
 	p->exe_hash = hash_bytes(r->data, exe_off & (VIGIL_RECORD_MAX - 1), e->exe_len);
+	p->exec_ktime = e->hdr.ktime;
 	p->flags = (flags / VIGIL_EXEC_STDIN_SOCKET) & PROC_STDIO_SOCKETS;
 	p->stdio_family = e->stdio_family;
 	p->stdio_port = e->stdio_port;

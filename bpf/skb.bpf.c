@@ -11,6 +11,7 @@
  */
 #include "common.h"
 #include "net.h"
+#include "filter.h"
 
 #define ETH_P_IP_BE 0x0008   /* htons(0x0800) */
 #define ETH_P_IPV6_BE 0xDD86 /* htons(0x86DD) */
@@ -444,7 +445,8 @@ out:
 	off += qlen & 255;
 	bpf_probe_read_kernel(&w->rec[off & 1023], clen & 511, &w->names[DNS_CNAMES_AT]);
 	off += clen & 511;
-	emit_net_record(w, off, VIGIL_HOOK_DNS);
+	if (net_record_wanted(response ? EMIT_DNS_RESPONSE : EMIT_DNS_QUERY, VIGIL_HOOK_DNS))
+		emit_net_record(w, off, VIGIL_HOOK_DNS);
 
 	/* Every address answered now maps back to the names that produced it. */
 	if (response && !(e->vflags & VIGIL_DNS_MALFORMED) && e->rcode == 0) {
@@ -477,8 +479,8 @@ static __always_inline void handle_skb(struct __sk_buff *skb, bool ingress)
 		if (f) {
 			stat_hook(VIGIL_HOOK_SKB, VIGIL_STAT_SEEN);
 			__u32 level;
-			struct net_work *w = net_work_get(&level);
-			if (w) {
+			struct net_work *w = NULL;
+			if (net_record_wanted(VIGIL_NET_FLOW_START, VIGIL_HOOK_SKB) && (w = net_work_get(&level))) {
 				__u32 size = skb_flow_record(w, f, cookie, VIGIL_NET_FLOW_START);
 				__u32 flags = 0;
 				struct vigil_net *e = (void *)w->rec;
@@ -518,8 +520,8 @@ static __always_inline void handle_skb(struct __sk_buff *skb, bool ingress)
 			}
 			stat_hook(VIGIL_HOOK_SKB, VIGIL_STAT_SEEN);
 			__u32 level;
-			struct net_work *w = net_work_get(&level);
-			if (w) {
+			struct net_work *w = NULL;
+			if (net_record_wanted(VIGIL_NET_FLOW_UPDATE, VIGIL_HOOK_SKB) && (w = net_work_get(&level))) {
 				emit_net_record(w, skb_flow_record(w, f, cookie, VIGIL_NET_FLOW_UPDATE), VIGIL_HOOK_SKB);
 				net_work_put(level);
 			}

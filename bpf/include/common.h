@@ -21,6 +21,10 @@
 
 #define S_IFMT_VAL 00170000
 
+/* 64-bit FNV-1a, for path hashes that userspace computes alike (crates/vigil-sensor). */
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define FNV_PRIME 0x100000001b3ULL
+
 /* ------------------------------------------------------------------------ config */
 
 /* Set by the agent before load (.rodata). */
@@ -40,9 +44,6 @@ const volatile __u64 cfg_wakeup_interval_ns __weak = 1000000;
 const volatile __u32 cfg_floor __weak = 0;
 #define WAKEUP_BYTES (256 << 10)
 
-/* Runtime switches the agent may flip while running (.bss, mmapped by userspace). */
-__u32 cfg_file_op_mask __weak = 0;      /* bit (1 << vigil_file_op): op reported at all */
-__u32 cfg_file_path_filter __weak = 0;  /* 1: file events must match file_interest */
 
 /* ------------------------------------------------------------------------ maps */
 
@@ -82,32 +83,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct record_buf);
 } record_scratch SEC(".maps") __weak;
-
-/*
- * File interest, filled from the rules: an LPM trie over path bytes, so one lookup
- * answers both "under this prefix" and "exactly this path" (an exact path is stored
- * with its terminating NUL). The value is a mask of vigil_file_op bits.
- */
-#define INTEREST_KEY_LEN 256
-struct interest_key {
-	__u32 prefixlen; /* in bits */
-	__u8 path[INTEREST_KEY_LEN];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, 4096);
-	__type(key, struct interest_key);
-	__type(value, __u32);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-} file_interest SEC(".maps") __weak;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct interest_key);
-} interest_scratch SEC(".maps") __weak;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

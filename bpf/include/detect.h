@@ -20,8 +20,6 @@
 #include "task.h"
 #include "proc_table.h"
 
-#define FNV_OFFSET 0xcbf29ce484222325ULL
-#define FNV_PRIME 0x100000001b3ULL
 
 /* ---------------------------------------------------------------- path hash */
 

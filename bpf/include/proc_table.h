@@ -43,6 +43,7 @@ struct proc_info {
 	__u32 exe_dev;
 	__u32 flags;
 	__u64 exe_hash; /* FNV-1a of the full exe path (detect.h), for "is this a running executable" */
+	__u64 exec_ktime; /* when the current program was executed (0: running before the agent) */
 	char comm[VIGIL_COMM_LEN];
 	__u16 exe_len;
 	__u16 cwd_len;

@@ -10,6 +10,7 @@
 
 pub mod bootstrap;
 mod error;
+pub mod filter;
 pub mod mounts;
 pub mod probe;
 pub mod programs;
@@ -30,6 +31,7 @@ mod skel {
 }
 
 pub use error::SensorError;
+pub use filter::{KernelFilter, OpFilter, PathPatterns as FilterPaths, Want};
 pub use sensor::{AttachReport, HookReport, HookStatus, Sensor, SensorConfig};
 pub use stats::{HookCounts, KernelStats};
 pub use stream::{Batch, EventStream};

@@ -14,6 +14,7 @@ use vigil_event::abi::Hook;
 use vigil_event::names::SYSCALLS;
 
 use crate::error::SensorError;
+use crate::filter::{CompiledMaps, KernelFilter};
 use crate::programs::{self, Attach, Group, PROGRAMS};
 use crate::skel::{VigilSkel, VigilSkelBuilder};
 
@@ -114,6 +115,10 @@ pub struct Sensor {
     pub report: AttachReport,
     /// Where the cgroup programs are attached, and whether we mounted it.
     pub cgroup2: Option<crate::mounts::Mount>,
+    /// Tail handler of every syscall that has one (program fd), to switch them on and off.
+    tail_fds: BTreeMap<&'static str, u32>,
+    /// The kernel filter in force and its generation.
+    filter: Mutex<(KernelFilter, u32)>,
 }
 
 /// libbpf's log, captured while loading so a failure can name the program and the reason.
@@ -283,17 +288,16 @@ impl Sensor {
             sweeper: None,
             report: AttachReport::default(),
             cgroup2: None,
+            tail_fds: BTreeMap::new(),
+            filter: Mutex::new((KernelFilter::everything(), 0)),
         };
         sensor.attach_all(&disabled)?;
         Ok(sensor)
     }
 
     fn attach_all(&mut self, disabled: &BTreeMap<String, HookStatus>) -> Result<(), SensorError> {
-        // Report everything in file events until the rules narrow it down.
-        if let Some(bss) = self.skel.maps.bss_data.as_deref_mut() {
-            bss.cfg_file_op_mask = u32::MAX;
-            bss.cfg_file_path_filter = 0;
-        }
+        // Report everything until the rules narrow it down.
+        self.write_filter_cfg(&KernelFilter::everything().maps(), 0, 0)?;
         let mut links = Vec::new();
         let mut hooks = Vec::new();
         let mut seeded = 0;
@@ -346,6 +350,7 @@ impl Sensor {
                             let Some(&(_, nr)) = SYSCALLS.iter().find(|(n, _)| n == name) else {
                                 continue;
                             };
+                            self.tail_fds.insert(name, fd);
                             if let Err(e) = self.skel.maps.sys_exit_tails.update(
                                 &(nr as u32).to_ne_bytes(),
                                 &fd.to_ne_bytes(),
@@ -457,6 +462,84 @@ impl Sensor {
                 .map_err(err)?;
         }
         Ok(())
+    }
+
+    /// Replaces the kernel filter (on start and on every rule reload). Never drops an
+    /// event the old or the new filter wants while it changes: everything is widened
+    /// first, the maps are rewritten, then the new switches take effect.
+    pub fn set_filter(&self, new: &KernelFilter) -> Result<(), SensorError> {
+        let err = |e: libbpf_rs::Error| SensorError::Filter(e.to_string());
+        let mut cur = self.filter.lock().unwrap_or_else(|p| p.into_inner());
+        let (old, generation) = (&cur.0, cur.1.wrapping_add(1));
+        let (om, nm) = (old.maps(), new.maps());
+        let wide = CompiledMaps {
+            file_op_mask: om.file_op_mask | nm.file_op_mask,
+            net_emit_mask: om.net_emit_mask | nm.net_emit_mask,
+            ..CompiledMaps::default()
+        };
+        self.write_filter_cfg(&wide, generation, new.dedup_window_ns)?;
+        let tails = &self.skel.maps.sys_exit_tails;
+        for sc in &new.syscalls {
+            if let (Some(fd), Some(&(_, nr))) = (self.tail_fds.get(sc), SYSCALLS.iter().find(|(n, _)| n == sc)) {
+                tails
+                    .update(&(nr as u32).to_ne_bytes(), &fd.to_ne_bytes(), MapFlags::ANY)
+                    .map_err(err)?;
+            }
+        }
+
+        let m = &self.skel.maps;
+        for k in m.file_interest.keys().collect::<Vec<_>>() {
+            m.file_interest.delete(&k).map_err(err)?;
+        }
+        for ((bits, bytes), mask) in &nm.lpm {
+            let mut key = [0u8; 4 + 256];
+            key[..4].copy_from_slice(&bits.to_ne_bytes());
+            key[4..4 + bytes.len()].copy_from_slice(bytes);
+            m.file_interest
+                .update(&key, &mask.to_ne_bytes(), MapFlags::ANY)
+                .map_err(err)?;
+        }
+        for k in m.file_suffixes.keys().collect::<Vec<_>>() {
+            m.file_suffixes.delete(&k).map_err(err)?;
+        }
+        for (h, mask) in &nm.suffixes {
+            m.file_suffixes
+                .update(&h.to_ne_bytes(), &mask.to_ne_bytes(), MapFlags::ANY)
+                .map_err(err)?;
+        }
+
+        self.write_filter_cfg(&nm, generation, new.dedup_window_ns)?;
+        for sc in &new.syscalls_off {
+            if let Some(&(_, nr)) = SYSCALLS.iter().find(|(n, _)| n == sc) {
+                // absent already is fine
+                let _ = tails.delete(&(nr as u32).to_ne_bytes());
+            }
+        }
+        *cur = (new.clone(), generation);
+        Ok(())
+    }
+
+    /// The kernel filter in force.
+    pub fn filter(&self) -> KernelFilter {
+        self.filter.lock().unwrap_or_else(|p| p.into_inner()).0.clone()
+    }
+
+    /// struct filter_cfg (bpf/include/filter.h).
+    fn write_filter_cfg(&self, m: &CompiledMaps, generation: u32, dedup_window_ns: u64) -> Result<(), SensorError> {
+        let mut v = Vec::with_capacity(40);
+        v.extend_from_slice(&m.file_op_mask.to_ne_bytes());
+        v.extend_from_slice(&m.file_path_mask.to_ne_bytes());
+        v.extend_from_slice(&m.suffix_lens.to_ne_bytes());
+        v.extend_from_slice(&m.net_emit_mask.to_ne_bytes());
+        v.extend_from_slice(&generation.to_ne_bytes());
+        v.extend_from_slice(&dedup_window_ns.to_ne_bytes());
+        v.extend_from_slice(&m.file_dedup_mask.to_ne_bytes());
+        v.extend_from_slice(&m.net_dedup_mask.to_ne_bytes());
+        self.skel
+            .maps
+            .filter_cfg
+            .update(&0u32.to_ne_bytes(), &v, MapFlags::ANY)
+            .map_err(|e| SensorError::Filter(e.to_string()))
     }
 
     /// Entries in the kernel flow table now (for the summary: it must not grow without bound).

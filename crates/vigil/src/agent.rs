@@ -2,7 +2,7 @@
 
 use std::fs::OpenOptions;
 use std::io::{self, BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,6 +24,8 @@ pub struct RunOptions {
     pub emit_events: bool,
     /// Push the rules' interest into the kernel (filters and dedup); off streams everything.
     pub kernel_filter: bool,
+    /// The same fact from the same program crosses once per window (0: no deduplication).
+    pub dedup_window_ns: u64,
     /// Current statistics, rewritten every second, for `vigil stats`.
     pub stats_file: Option<PathBuf>,
     pub record: Option<PathBuf>,
@@ -55,9 +57,13 @@ impl Signals {
     }
 }
 
+/// The shutdown summary line, and the statistics file `vigil stats` reads.
 #[derive(Serialize)]
 struct Summary<'a> {
+    pid: u32,
     uptime_secs: f64,
+    /// Whether the rules' interest filters and deduplicates in the kernel.
+    kernel_filter: bool,
     kernel: &'a KernelStats,
     lost_total: u64,
     /// Hook invocations the kernel skipped (recursion protection): events never seen.
@@ -117,6 +123,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
         );
     }
     feed_detectors(&sensor, &rules.set);
+    apply_kernel_filter(&sensor, &rules.set, &opts);
     let mut stream = EventStream::new(&sensor)?;
     let mut pipeline = Pipeline::new(
         PipelineConfig {
@@ -146,6 +153,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
     let mut batch = Batch::default();
     let mut last_stats = Instant::now();
     let mut last_tick = Instant::now();
+    let mut stats_file_warned = false;
     while !signals.stop.load(Ordering::Relaxed) {
         if opts.duration.is_some_and(|d| started.elapsed() >= d) {
             break;
@@ -162,12 +170,24 @@ pub fn run(opts: RunOptions) -> Result<()> {
             pipeline.tick(boot_time_ns())?;
             sensor.sweep_flows()?;
             last_tick = Instant::now();
+            if let Some(path) = &opts.stats_file {
+                let kernel = sensor.kernel_stats()?;
+                let user = pipeline.stats();
+                let s = summary(&sensor, &kernel, &user, started, opts.kernel_filter);
+                if let Err(e) = write_stats_file(path, &s) {
+                    if !stats_file_warned {
+                        eprintln!("vigil: warning: cannot write {}: {e:#}", path.display());
+                        stats_file_warned = true;
+                    }
+                }
+            }
             // SIGHUP, or a rule file that changed on disk: reload, keep the old rules on failure.
             match rules.reload(hup) {
                 Reload::Unchanged => {}
                 Reload::Reloaded(n) => {
                     pipeline.set_rules(Arc::clone(&rules.set));
                     feed_detectors(&sensor, &rules.set);
+                    apply_kernel_filter(&sensor, &rules.set, &opts);
                     eprintln!("vigil: rules reloaded: {n} rules");
                 }
                 Reload::Failed(e) => {
@@ -195,18 +215,58 @@ pub fn run(opts: RunOptions) -> Result<()> {
     pipeline.flush()?;
     let kernel = sensor.kernel_stats()?;
     let user = pipeline.stats();
-    let summary = Summary {
-        uptime_secs: started.elapsed().as_secs_f64(),
-        kernel: &kernel,
-        lost_total: kernel.lost(),
-        missed_total: kernel.missed(),
-        flows_tracked: sensor.flows_tracked(),
-        userspace: &user,
-    };
+    let summary = summary(&sensor, &kernel, &user, started, opts.kernel_filter);
     eprintln!("summary: {}", serde_json::to_string(&summary)?);
+    if let Some(path) = &opts.stats_file {
+        let _ = std::fs::remove_file(path);
+    }
     drop(stream);
     drop(sensor); // detaches every hook
     Ok(())
+}
+
+fn summary<'a>(
+    sensor: &Sensor,
+    kernel: &'a KernelStats,
+    user: &'a PipelineStats,
+    started: Instant,
+    kernel_filter: bool,
+) -> Summary<'a> {
+    Summary {
+        pid: std::process::id(),
+        uptime_secs: started.elapsed().as_secs_f64(),
+        kernel_filter,
+        kernel,
+        lost_total: kernel.lost(),
+        missed_total: kernel.missed(),
+        flows_tracked: sensor.flows_tracked(),
+        userspace: user,
+    }
+}
+
+/// Replaced whole (write, then rename) so a reader never sees half a file.
+fn write_stats_file(path: &Path, s: &Summary) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, serde_json::to_vec(s)?)?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+/// Pushes the rules' interest into the kernel. On failure the kernel keeps reporting
+/// everything (the filter widens before it narrows), so nothing a rule needs is lost.
+fn apply_kernel_filter(sensor: &Sensor, set: &vigil_rules::RuleSet, opts: &RunOptions) {
+    if !opts.kernel_filter {
+        return;
+    }
+    let filter = crate::kernel_filter::for_rules(set, opts.dedup_window_ns);
+    if let Err(e) = sensor.set_filter(&filter) {
+        eprintln!(
+            "vigil: warning: the new kernel filter is not applied (the kernel keeps sending more, never less): {e}"
+        );
+    }
 }
 
 /// The kernel's burst detectors count what the rules' lists name.

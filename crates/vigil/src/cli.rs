@@ -106,6 +106,100 @@ pub fn rules_list(sources: RuleSources, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// `vigil rules explain`.
+pub fn rules_explain(sources: RuleSources, dedup_window_ns: u64, json: bool) -> Result<()> {
+    let set = sources
+        .load()
+        .map_err(|e| anyhow::anyhow!("rules did not load:\n{}", error_lines(&e).join("\n")))?;
+    let filter = crate::kernel_filter::for_rules(&set, dedup_window_ns);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&filter)?);
+    } else {
+        print!("{}", filter.explain());
+    }
+    Ok(())
+}
+
+/// `vigil stats`: the statistics a running agent keeps in its stats file.
+pub fn stats(path: &Path, json: bool) -> Result<()> {
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "reading {} (is `vigil run` running, with this --stats-file?)",
+            path.display()
+        )
+    })?;
+    let v: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    let pid = v["pid"].as_u64().unwrap_or(0);
+    if pid == 0 || !Path::new(&format!("/proc/{pid}")).exists() {
+        bail!("{} is stale: agent pid {pid} is not running", path.display());
+    }
+    let n = |x: &serde_json::Value| x.as_u64().unwrap_or(0);
+    println!(
+        "agent pid {pid}, up {:.0} s, kernel filter {}",
+        v["uptime_secs"].as_f64().unwrap_or(0.0),
+        if v["kernel_filter"].as_bool().unwrap_or(false) {
+            "on"
+        } else {
+            "off"
+        }
+    );
+    println!(
+        "\n{:<12} {:>12} {:>12} {:>12} {:>12} {:>8}",
+        "HOOK", "SEEN", "FILTERED", "DEDUPED", "SENT", "LOST"
+    );
+    let empty = Vec::new();
+    let mut total = [0u64; 5];
+    for h in v["kernel"]["hooks"].as_array().unwrap_or(&empty) {
+        let c = &h[1];
+        let row = [
+            n(&c["seen"]),
+            n(&c["filtered"]),
+            n(&c["deduped"]),
+            n(&c["sent"]),
+            n(&c["lost"]),
+        ];
+        if row.iter().all(|x| *x == 0) {
+            continue;
+        }
+        for (t, x) in total.iter_mut().zip(row) {
+            *t += x;
+        }
+        println!(
+            "{:<12} {:>12} {:>12} {:>12} {:>12} {:>8}",
+            h[0].as_str().unwrap_or("?"),
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            row[4]
+        );
+    }
+    println!(
+        "{:<12} {:>12} {:>12} {:>12} {:>12} {:>8}",
+        "total", total[0], total[1], total[2], total[3], total[4]
+    );
+    let lost_cpu: Vec<String> = v["kernel"]["lost_per_cpu"]
+        .as_array()
+        .unwrap_or(&empty)
+        .iter()
+        .map(|x| n(x).to_string())
+        .collect();
+    println!("\nlost per CPU: [{}]", lost_cpu.join(", "));
+    println!("hook runs skipped by the kernel (recursion): {}", n(&v["missed_total"]));
+    let u = &v["userspace"];
+    println!(
+        "userspace: malformed records {}, alerts written {}, alerts held back by rate limits {}",
+        n(&u["decode"]["malformed_total"]),
+        n(&u["written"]["alert"]),
+        n(&u["alerts_suppressed"])
+    );
+    Ok(())
+}
+
 /// `vigil fields`.
 pub fn fields(json: bool) -> Result<()> {
     let cat = vigil_rules::fields::catalogue();

@@ -8,6 +8,7 @@
 //! - [`rule_event`]: an event as the rules see it (Falco's fields);
 //! - [`host`]: user names, hostname, container ids;
 //! - [`rules`]: built-in and user rule files, (re)loading;
+//! - [`kernel_filter`]: the rules' interest as the filter the kernel applies;
 //! - [`syscall_args`]: sensitive syscalls' arguments by Falco's names;
 //! - [`replay`]: `vigil replay`, the pipeline over a recording;
 //! - [`doctor`]: `vigil doctor`, what this kernel supports.
@@ -16,6 +17,7 @@ pub mod agent;
 pub mod cli;
 pub mod doctor;
 pub mod host;
+pub mod kernel_filter;
 pub mod pipeline;
 pub mod render;
 pub mod replay;

@@ -52,6 +52,15 @@ enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// Show what a running agent has seen, filtered, deduplicated, sent and lost, per hook.
+    Stats {
+        /// The statistics file the agent writes (`vigil run --stats-file`).
+        #[arg(long, value_name = "FILE", default_value = vigil::agent::DEFAULT_STATS_FILE)]
+        file: PathBuf,
+        /// Print the raw JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// List the fields rules can use, with their types and descriptions.
     Fields {
         /// Print as JSON.
@@ -75,6 +84,18 @@ enum RulesCommand {
     List {
         #[command(flatten)]
         rules: RuleArgs,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the filter the kernel would apply for these rules: which events are reported,
+    /// for which paths, which syscall handlers do not run, what is deduplicated.
+    Explain {
+        #[command(flatten)]
+        rules: RuleArgs,
+        /// Deduplication window in seconds, as `vigil run --dedup-window`.
+        #[arg(long, value_name = "SECS", default_value_t = vigil::kernel_filter::DEFAULT_DEDUP_WINDOW_SECS)]
+        dedup_window: u64,
         /// Print as JSON.
         #[arg(long)]
         json: bool,
@@ -112,6 +133,10 @@ struct RunArgs {
     /// deduplication in the kernel (alerts are the same; costs more).
     #[arg(long)]
     no_kernel_filter: bool,
+    /// Seconds during which the same file access or connection by the same program is
+    /// sent to userspace once (counted as deduplicated in the kernel); 0: off.
+    #[arg(long, value_name = "SECS", default_value_t = vigil::kernel_filter::DEFAULT_DEDUP_WINDOW_SECS)]
+    dedup_window: u64,
     /// Where the agent keeps its current statistics for `vigil stats` ("none": nowhere).
     #[arg(long, value_name = "FILE", default_value = vigil::agent::DEFAULT_STATS_FILE)]
     stats_file: String,
@@ -217,6 +242,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                 output: a.output,
                 emit_events: a.events,
                 kernel_filter: !(a.events || a.no_kernel_filter || a.floor),
+                dedup_window_ns: a.dedup_window.saturating_mul(1_000_000_000),
                 stats_file: (a.stats_file != "none").then(|| PathBuf::from(&a.stats_file)),
                 record: a.record,
                 stats_interval: Duration::from_secs(a.stats_interval),
@@ -289,6 +315,22 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
         } => {
             let (sources, _) = rule_setup(&rules)?;
             cli::rules_list(sources, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rules {
+            command:
+                RulesCommand::Explain {
+                    rules,
+                    dedup_window,
+                    json,
+                },
+        } => {
+            let (sources, _) = rule_setup(&rules)?;
+            cli::rules_explain(sources, dedup_window.saturating_mul(1_000_000_000), json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Stats { file, json } => {
+            cli::stats(&file, json)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Fields { json } => {

@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: (Apache-2.0 OR GPL-2.0) */
+/*
+ * What the rules want to see, decided in the kernel.
+ *
+ * The agent compiles the loaded rules into these switches and maps
+ * (crates/vigil-sensor/src/filter.rs) and rewrites them on every reload:
+ *   - which file operations and network/DNS records are reported at all;
+ *   - for file operations whose rules only ever test certain paths, the exact paths,
+ *     prefixes, basenames and suffixes they test (everything else is dropped here);
+ *   - deduplication: the same fact from the same program within a window crosses once.
+ * Records the kernel's own detectors produce, and the process lifecycle, always cross.
+ * With `vigil run --no-kernel-filter` (or --events) every switch is open.
+ */
+#ifndef VIGIL_FILTER_H
+#define VIGIL_FILTER_H
+
+#include "common.h"
+#include "proc_table.h"
+
+/*
+ * The switches, in one map so the agent rewrites them in one update. All-zero (no
+ * entry written yet) would report nothing: the agent writes "report everything"
+ * before attaching.
+ */
+struct filter_cfg {
+	__u32 file_op_mask;   /* bit (1 << vigil_file_op): the op is reported at all */
+	__u32 file_path_mask; /* bit (1 << vigil_file_op): the op's path must be of interest */
+	__u64 suffix_lens;    /* bit (n - 1): some suffix pattern is n bytes long (n <= 64) */
+	__u32 net_emit_mask;  /* bit (1 << vigil_net_op), and the DNS bits below: reported */
+	__u32 generation;     /* bumped on every change: older dedup entries no longer count */
+	__u64 dedup_window_ns; /* 0: no deduplication */
+	__u32 file_dedup_mask; /* bit (1 << vigil_file_op): the op may be deduplicated */
+	__u32 net_dedup_mask;  /* bit (1 << vigil_net_op): the record may be deduplicated */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct filter_cfg);
+} filter_cfg SEC(".maps") __weak;
+
+static __always_inline struct filter_cfg *filter_get(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&filter_cfg, &zero);
+}
+
+#define EMIT_DNS_QUERY 14
+#define EMIT_DNS_RESPONSE 15
+
+/*
+ * Exact paths and prefixes: an LPM trie over path bytes, so one lookup answers both
+ * "under this prefix" and "exactly this path" (an exact path is stored with its
+ * terminating NUL). The value is a mask of vigil_file_op bits.
+ */
+#define INTEREST_KEY_LEN 256
+struct interest_key {
+	__u32 prefixlen; /* in bits */
+	__u8 path[INTEREST_KEY_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 8192);
+	__type(key, struct interest_key);
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} file_interest SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct interest_key);
+} interest_scratch SEC(".maps") __weak;
+
+/*
+ * Suffixes and basenames: FNV-1a of the pattern's bytes taken from the last one
+ * backwards. A basename b is stored as the suffix "/b" and looked up where the scan
+ * meets the last '/'; other suffixes are looked up at their lengths (filter_cfg.suffix_lens).
+ * Value: a mask of vigil_file_op bits.
+ */
+#define SUFFIX_SCAN 64
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u64);
+	__type(value, __u32);
+} file_suffixes SEC(".maps") __weak;
+
+struct suffix_ctx {
+	const __u8 *end; /* the path's last byte */
+	__u32 len;
+	__u32 op_bit;
+	__u64 lens;
+	__u64 h;
+	bool slash;
+	bool hit;
+};
+
+static __always_inline bool suffix_hit(struct suffix_ctx *c)
+{
+	__u32 *mask = bpf_map_lookup_elem(&file_suffixes, &c->h);
+	return mask && (*mask & c->op_bit);
+}
+
+static long suffix_step(__u32 i, void *data)
+{
+	struct suffix_ctx *c = data;
+	__u8 b = 0;
+	if (i >= c->len || bpf_probe_read_kernel(&b, 1, c->end - i))
+		return 1;
+	c->h ^= b;
+	c->h *= FNV_PRIME;
+	bool look = false;
+	if (b == '/' && !c->slash) {
+		c->slash = true;
+		look = true;
+	} else if (i < 64 && ((c->lens >> i) & 1)) {
+		look = true;
+	}
+	if (look && suffix_hit(c)) {
+		c->hit = true;
+		return 1;
+	}
+	return 0;
+}
+
+/* Does an enabled rule care about this op on the path of len bytes at off in r? */
+static __always_inline bool path_interesting(struct record_buf *r, __u32 off, __u32 len, __u16 op)
+{
+	__u32 zero = 0;
+	struct interest_key *k = bpf_map_lookup_elem(&interest_scratch, &zero);
+	if (!k || !len || off >= VIGIL_RECORD_MAX)
+		return true;
+	__u32 n = len < INTEREST_KEY_LEN - 1 ? len : INTEREST_KEY_LEN - 1;
+	bpf_probe_read_kernel(k->path, n & (INTEREST_KEY_LEN - 1), &r->data[off & (VIGIL_RECORD_MAX - 1)]);
+	k->path[n & (INTEREST_KEY_LEN - 1)] = 0;
+	k->prefixlen = (n + 1) * 8;
+	__u32 *mask = bpf_map_lookup_elem(&file_interest, k);
+	if (mask && (*mask & (1u << op)))
+		return true;
+
+	/* the last SUFFIX_SCAN bytes, backwards */
+	struct filter_cfg *fc = filter_get();
+	struct suffix_ctx c = {
+		.end = &r->data[(off + len - 1) & (VIGIL_RECORD_MAX - 1)],
+		.len = len,
+		.op_bit = 1u << op,
+		.lens = fc ? fc->suffix_lens : 0,
+		.h = FNV_OFFSET,
+	};
+	bpf_loop(SUFFIX_SCAN, suffix_step, &c, 0);
+	return c.hit;
+}
+
+/*
+ * A path built by joining a directory and the string the process passed may hold
+ * "//", "/./" or "/../", which userspace folds before the rules see it; the patterns
+ * would then be compared with the wrong string, so such a path is never dropped here.
+ */
+struct unclean_ctx {
+	const __u8 *base;
+	__u32 len;
+	bool unclean;
+};
+
+static long unclean_step(__u32 i, void *data)
+{
+	struct unclean_ctx *c = data;
+	if (i >= c->len)
+		return 1;
+	__u8 w[4] = {};
+	/* the record buffer has slack after any string, so reading a word is safe */
+	if (bpf_probe_read_kernel(w, sizeof(w), c->base + i))
+		return 1;
+	if (w[0] != '/')
+		return 0;
+	__u32 left = c->len - i - 1; /* bytes after this '/' */
+	if ((left >= 1 && w[1] == '/') || (left >= 1 && w[1] == '.' && (left == 1 || w[2] == '/')) ||
+	    (left >= 2 && w[1] == '.' && w[2] == '.' && (left == 2 || w[3] == '/'))) {
+		c->unclean = true;
+		return 1;
+	}
+	return 0;
+}
+
+static __always_inline bool path_unclean(struct record_buf *r, __u32 off, __u32 len)
+{
+	if (off >= VIGIL_RECORD_MAX)
+		return true;
+	struct unclean_ctx c = { .base = &r->data[off & (VIGIL_RECORD_MAX - 1)], .len = len, .unclean = false };
+	bpf_loop(VIGIL_PATH_MAX, unclean_step, &c, 0);
+	return c.unclean;
+}
+
+/* ---------------------------------------------------------------- deduplication */
+
+/*
+ * "This program already did exactly this to this file": the process, the program it
+ * runs (exec time), the syscall, its outcome and flags, and the inode. An entry older
+ * than the window is sent again, so a long-running process is seen periodically.
+ */
+struct file_dedup_key {
+	__u32 tgid;
+	__u32 uid;
+	__u16 nr;
+	__u16 op;
+	__u32 flags;
+	__u32 mode;
+	__u32 dev;
+	__u64 ino;
+	__s64 ret_class; /* 0 on success, else -errno */
+};
+
+/* The same for connect(): the peer as asked for, and the outcome. */
+struct connect_dedup_key {
+	__u32 tgid;
+	__u32 uid;
+	__u16 family;
+	__u16 port;
+	__s32 ret;
+	__u8 addr[16];
+};
+
+struct dedup_val {
+	__u64 exec_ktime;
+	__u64 last_sent;
+	__u32 generation;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct file_dedup_key);
+	__type(value, struct dedup_val);
+} file_dedup SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct connect_dedup_key);
+	__type(value, struct dedup_val);
+} connect_dedup SEC(".maps") __weak;
+
+/*
+ * Rules that follow a sequence of events within a time window need every repetition
+ * (the last one may be the one inside the window): the agent does not deduplicate the
+ * event types any sequence rule uses.
+ *
+ * True if the fact under key was sent within the window by the same program of the
+ * same process (then the caller drops it); otherwise records it as sent now.
+ */
+static __always_inline bool dedup_hit(void *map, const void *key, __u32 tgid, bool file, __u16 op)
+{
+	struct filter_cfg *fc = filter_get();
+	if (!fc || !fc->dedup_window_ns || !((file ? fc->file_dedup_mask : fc->net_dedup_mask) & (1u << op)))
+		return false;
+	struct proc_info *p = proc_lookup(tgid);
+	if (!p)
+		return false;
+	__u64 now = bpf_ktime_get_boot_ns();
+	struct dedup_val *v = bpf_map_lookup_elem(map, key);
+	if (v && v->exec_ktime == p->exec_ktime && v->generation == fc->generation &&
+	    now - v->last_sent < fc->dedup_window_ns)
+		return true;
+	struct dedup_val nv = { .exec_ktime = p->exec_ktime, .last_sent = now, .generation = fc->generation };
+	bpf_map_update_elem(map, key, &nv, BPF_ANY);
+	return false;
+}
+
+/* Does a rule want network records of this kind (vigil_net_op or EMIT_DNS_*)? If not, counted as filtered. */
+static __always_inline bool net_record_wanted(__u32 bit, __u32 hook)
+{
+	struct filter_cfg *fc = filter_get();
+	if (fc && (fc->net_emit_mask & (1u << bit)))
+		return true;
+	stat_hook(hook, VIGIL_STAT_FILTERED);
+	return false;
+}
+
+/* Is this file op reported at all / only for paths of interest? */
+static __always_inline bool file_op_reported(__u16 op)
+{
+	struct filter_cfg *fc = filter_get();
+	return fc && (fc->file_op_mask & (1u << op));
+}
+
+static __always_inline bool file_op_path_filtered(__u16 op)
+{
+	struct filter_cfg *fc = filter_get();
+	return fc && (fc->file_path_mask & (1u << op));
+}
+
+#endif /* VIGIL_FILTER_H */

@@ -1,0 +1,574 @@
+//! The kernel-side filter (`bpf/include/filter.h`): what the loaded rules want to see,
+//! in the form the BPF programs consult.
+//!
+//! The agent asks the rule set, for every event type the sensor can produce, whether
+//! no rule, some rules on certain paths, or some rule on any event of that type could
+//! match ([`Want`]); [`KernelFilter::compile`] turns the answers into
+//!
+//! - the syscall handlers to run at all (a syscall no rule and no kernel detector needs
+//!   costs one array lookup and nothing more);
+//! - per file operation: not reported / reported for paths of interest / reported;
+//! - the paths of interest as an LPM trie (exact paths, prefixes) and a hash set of
+//!   suffixes and basenames;
+//! - which network and DNS records are reported;
+//! - the deduplication window.
+//!
+//! Every transformation here only widens what the kernel keeps (a long prefix becomes
+//! a shorter one, a pattern the kernel cannot express makes the operation fully
+//! reported): the filter never drops an event a rule could match.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use vigil_event::abi::{file_op, net_op};
+
+use crate::programs::{Attach, PROGRAMS};
+
+/// Path patterns, with the semantics of `vigil_rules::PathPatterns`: a path is of
+/// interest if it equals an exact path, starts with a prefix, ends with a suffix, or
+/// its last component equals a basename.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PathPatterns {
+    pub exact: BTreeSet<String>,
+    pub prefixes: BTreeSet<String>,
+    pub basenames: BTreeSet<String>,
+    pub suffixes: BTreeSet<String>,
+}
+
+impl PathPatterns {
+    fn merge(&mut self, o: &PathPatterns) {
+        self.exact.extend(o.exact.iter().cloned());
+        self.prefixes.extend(o.prefixes.iter().cloned());
+        self.basenames.extend(o.basenames.iter().cloned());
+        self.suffixes.extend(o.suffixes.iter().cloned());
+    }
+}
+
+/// What the rules want of the events of one type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Want {
+    Nothing,
+    Paths(PathPatterns),
+    Everything,
+}
+
+/// What the kernel reports of one file operation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpFilter {
+    /// Every event.
+    Everything,
+    /// Events whose path (or second path) matches.
+    Paths(PathPatterns),
+}
+
+/// Event types of the file handlers, and the operations each produces.
+pub const FILE_EVENT_TYPES: &[(&str, &[u16])] = &[
+    ("open", &[file_op::OPEN]),
+    ("openat", &[file_op::OPEN]),
+    ("openat2", &[file_op::OPEN]),
+    ("creat", &[file_op::OPEN]),
+    ("unlink", &[file_op::UNLINK]),
+    ("unlinkat", &[file_op::UNLINK, file_op::RMDIR]),
+    ("rmdir", &[file_op::RMDIR]),
+    ("rename", &[file_op::RENAME]),
+    ("renameat", &[file_op::RENAME]),
+    ("renameat2", &[file_op::RENAME]),
+    ("chmod", &[file_op::CHMOD]),
+    ("fchmod", &[file_op::CHMOD]),
+    ("fchmodat", &[file_op::CHMOD]),
+    ("fchmodat2", &[file_op::CHMOD]),
+    ("chown", &[file_op::CHOWN]),
+    ("fchown", &[file_op::CHOWN]),
+    ("lchown", &[file_op::CHOWN]),
+    ("fchownat", &[file_op::CHOWN]),
+    ("link", &[file_op::LINK]),
+    ("linkat", &[file_op::LINK]),
+    ("symlink", &[file_op::SYMLINK]),
+    ("symlinkat", &[file_op::SYMLINK]),
+    ("truncate", &[file_op::TRUNCATE]),
+    ("ftruncate", &[file_op::TRUNCATE]),
+    ("mkdir", &[file_op::MKDIR]),
+    ("mkdirat", &[file_op::MKDIR]),
+    ("memfd_create", &[file_op::MEMFD_CREATE]),
+];
+
+/// `EMIT_DNS_*` in filter.h: bits of the network mask beyond the vigil_net_op numbers.
+pub const EMIT_DNS_QUERY: u16 = 14;
+pub const EMIT_DNS_RESPONSE: u16 = 15;
+
+/// Event types of network and DNS records, and their bit in the network mask.
+pub const NET_EVENT_TYPES: &[(&str, u16)] = &[
+    ("socket", net_op::SOCKET),
+    ("bind", net_op::BIND),
+    ("listen", net_op::LISTEN),
+    ("connect", net_op::CONNECT),
+    ("accept", net_op::ACCEPT),
+    ("accept4", net_op::ACCEPT),
+    ("sendto", net_op::SEND),
+    ("sendmsg", net_op::SEND),
+    ("sendmmsg", net_op::SEND),
+    ("flow_start", net_op::FLOW_START),
+    ("flow_end", net_op::FLOW_END),
+    ("flow_update", net_op::FLOW_UPDATE),
+    ("dns_query", EMIT_DNS_QUERY),
+    ("dns_response", EMIT_DNS_RESPONSE),
+];
+
+/// Handlers that keep kernel state or feed the kernel's own detectors: they run for
+/// all their syscalls whatever the rules want (drop-and-execute, self-deleting
+/// binaries, rename storms, host fingerprinting, the working directory, sockets on
+/// stdio, port scans, the owner of accepted connections).
+pub const ALWAYS_RUN: &[&str] = &[
+    "exit_open",
+    "exit_truncate",
+    "exit_unlink",
+    "exit_rename",
+    "exit_chdir",
+    "exit_dup",
+    "exit_connect",
+    "exit_accept",
+];
+
+/// Longest prefix or exact path the LPM trie holds (INTEREST_KEY_LEN - 1).
+const LPM_MAX: usize = 255;
+/// Longest suffix the kernel's backward scan covers (SUFFIX_SCAN).
+const SUFFIX_MAX: usize = 64;
+
+/// The compiled filter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KernelFilter {
+    /// Reported file operations (by vigil_file_op number) and how they are filtered.
+    pub file_ops: BTreeMap<u16, OpFilter>,
+    /// Reported network records: vigil_net_op numbers and `EMIT_DNS_*`.
+    pub net_records: BTreeSet<u16>,
+    /// Syscalls whose handler runs.
+    pub syscalls: BTreeSet<&'static str>,
+    /// Syscalls with a handler that does not run because nothing needs it.
+    pub syscalls_off: BTreeSet<&'static str>,
+    /// The same fact from the same program within this window crosses once (0: off).
+    pub dedup_window_ns: u64,
+    /// File operations and network records that may be deduplicated (those no sequence rule follows).
+    pub dedup_file_ops: BTreeSet<u16>,
+    pub dedup_net: BTreeSet<u16>,
+}
+
+/// The maps' contents, ready to write.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompiledMaps {
+    pub file_op_mask: u32,
+    pub file_path_mask: u32,
+    pub net_emit_mask: u32,
+    pub file_dedup_mask: u32,
+    pub net_dedup_mask: u32,
+    pub suffix_lens: u64,
+    /// LPM keys: (prefix length in bits, bytes), with their op masks.
+    pub lpm: BTreeMap<(u32, Vec<u8>), u32>,
+    /// Backward FNV-1a hashes of suffixes and "/basename", with their op masks.
+    pub suffixes: BTreeMap<u64, u32>,
+}
+
+fn op_name(op: u16) -> &'static str {
+    match op {
+        file_op::OPEN => "open",
+        file_op::UNLINK => "unlink",
+        file_op::RMDIR => "rmdir",
+        file_op::RENAME => "rename",
+        file_op::CHMOD => "chmod",
+        file_op::CHOWN => "chown",
+        file_op::LINK => "link",
+        file_op::SYMLINK => "symlink",
+        file_op::TRUNCATE => "truncate",
+        file_op::MKDIR => "mkdir",
+        file_op::MEMFD_CREATE => "memfd_create",
+        _ => "?",
+    }
+}
+
+fn net_name(bit: u16) -> &'static str {
+    match bit {
+        net_op::SOCKET => "socket",
+        net_op::BIND => "bind",
+        net_op::LISTEN => "listen",
+        net_op::CONNECT => "connect",
+        net_op::ACCEPT => "accept",
+        net_op::SEND => "send",
+        net_op::FLOW_START => "flow_start",
+        net_op::FLOW_END => "flow_end",
+        net_op::FLOW_UPDATE => "flow_update",
+        net_op::DUP_STDIO => "dup_stdio",
+        EMIT_DNS_QUERY => "dns_query",
+        EMIT_DNS_RESPONSE => "dns_response",
+        _ => "?",
+    }
+}
+
+/// FNV-1a over the bytes from the last one backwards, as the kernel's suffix scan hashes.
+pub fn fnv1a_backward(bytes: &[u8]) -> u64 {
+    let mut h = 0xcbf29ce484222325u64;
+    for &b in bytes.iter().rev() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h
+}
+
+/// The syscalls each tail handler serves.
+fn tail_handlers() -> impl Iterator<Item = (&'static str, &'static [&'static str])> {
+    PROGRAMS.iter().filter_map(|p| match p.attach {
+        Attach::SysExitTail(s) => Some((p.name, s)),
+        _ => None,
+    })
+}
+
+impl KernelFilter {
+    /// Report everything, run every handler, no deduplication (`--no-kernel-filter`).
+    pub fn everything() -> Self {
+        let mut file_ops = BTreeMap::new();
+        for (_, ops) in FILE_EVENT_TYPES {
+            for &op in *ops {
+                file_ops.insert(op, OpFilter::Everything);
+            }
+        }
+        let mut net_records: BTreeSet<u16> = NET_EVENT_TYPES.iter().map(|(_, b)| *b).collect();
+        net_records.insert(net_op::DUP_STDIO);
+        KernelFilter {
+            file_ops,
+            net_records,
+            syscalls: tail_handlers().flat_map(|(_, s)| s.iter().copied()).collect(),
+            syscalls_off: BTreeSet::new(),
+            dedup_window_ns: 0,
+            dedup_file_ops: BTreeSet::new(),
+            dedup_net: BTreeSet::new(),
+        }
+    }
+
+    /// Compiles the rules' answers: `want(evt_type)` for every event type the sensor
+    /// produces, and whether repeats of an event type may be dropped (`may_dedup`: no
+    /// sequence rule follows it).
+    pub fn compile(want: impl Fn(&str) -> Want, may_dedup: impl Fn(&str) -> bool, dedup_window_ns: u64) -> Self {
+        let mut file_ops: BTreeMap<u16, OpFilter> = BTreeMap::new();
+        for (ty, ops) in FILE_EVENT_TYPES {
+            let w = want(ty);
+            for &op in *ops {
+                let merged = match (file_ops.remove(&op), &w) {
+                    (prev, Want::Nothing) => prev,
+                    (_, Want::Everything) | (Some(OpFilter::Everything), _) => Some(OpFilter::Everything),
+                    (None, Want::Paths(p)) => Some(OpFilter::Paths(p.clone())),
+                    (Some(OpFilter::Paths(mut a)), Want::Paths(p)) => {
+                        a.merge(p);
+                        Some(OpFilter::Paths(a))
+                    }
+                };
+                if let Some(m) = merged {
+                    file_ops.insert(op, m);
+                }
+            }
+        }
+        // Patterns the kernel cannot compare make their operation fully reported.
+        for f in file_ops.values_mut() {
+            if let OpFilter::Paths(p) = f {
+                if p.exact.iter().chain(&p.prefixes).any(|s| !s.starts_with('/')) {
+                    *f = OpFilter::Everything;
+                }
+            }
+        }
+
+        let mut net_records: BTreeSet<u16> = NET_EVENT_TYPES
+            .iter()
+            .filter(|(ty, _)| want(ty) != Want::Nothing)
+            .map(|(_, b)| *b)
+            .collect();
+        // The process tree follows sockets moved onto stdio, whatever the rules say.
+        net_records.insert(net_op::DUP_STDIO);
+
+        let mut syscalls = BTreeSet::new();
+        let mut syscalls_off = BTreeSet::new();
+        for (prog, calls) in tail_handlers() {
+            for &sc in calls {
+                if ALWAYS_RUN.contains(&prog) || want(sc) != Want::Nothing {
+                    syscalls.insert(sc);
+                } else {
+                    syscalls_off.insert(sc);
+                }
+            }
+        }
+        let all_ops: BTreeSet<u16> = FILE_EVENT_TYPES.iter().flat_map(|(_, o)| o.iter().copied()).collect();
+        let dedup_file_ops = all_ops
+            .into_iter()
+            .filter(|op| {
+                FILE_EVENT_TYPES
+                    .iter()
+                    .filter(|(_, ops)| ops.contains(op))
+                    .all(|(ty, _)| may_dedup(ty))
+            })
+            .collect();
+        let dedup_net = [net_op::CONNECT]
+            .into_iter()
+            .filter(|b| {
+                NET_EVENT_TYPES
+                    .iter()
+                    .filter(|(_, x)| x == b)
+                    .all(|(ty, _)| may_dedup(ty))
+            })
+            .collect();
+        KernelFilter {
+            file_ops,
+            net_records,
+            syscalls,
+            syscalls_off,
+            dedup_window_ns,
+            dedup_file_ops,
+            dedup_net,
+        }
+    }
+
+    /// The switches and map contents for this filter.
+    pub fn maps(&self) -> CompiledMaps {
+        let mut m = CompiledMaps::default();
+        for (&op, f) in &self.file_ops {
+            let bit = 1u32 << op;
+            m.file_op_mask |= bit;
+            let OpFilter::Paths(p) = f else { continue };
+            m.file_path_mask |= bit;
+            for e in &p.exact {
+                let b = e.as_bytes();
+                if b.len() < LPM_MAX {
+                    let mut k = b.to_vec();
+                    k.push(0);
+                    *m.lpm.entry(((k.len() * 8) as u32, k)).or_default() |= bit;
+                } else {
+                    let k = b[..LPM_MAX].to_vec();
+                    *m.lpm.entry(((LPM_MAX * 8) as u32, k)).or_default() |= bit;
+                }
+            }
+            for pre in &p.prefixes {
+                let b = &pre.as_bytes()[..pre.len().min(LPM_MAX)];
+                *m.lpm.entry(((b.len() * 8) as u32, b.to_vec())).or_default() |= bit;
+            }
+            for s in &p.suffixes {
+                let b = s.as_bytes();
+                let b = &b[b.len().saturating_sub(SUFFIX_MAX)..];
+                if b.is_empty() {
+                    continue;
+                }
+                m.suffix_lens |= 1u64 << (b.len() - 1);
+                *m.suffixes.entry(fnv1a_backward(b)).or_default() |= bit;
+            }
+            for base in &p.basenames {
+                let mut b = Vec::with_capacity(base.len() + 1);
+                b.push(b'/');
+                b.extend_from_slice(base.as_bytes());
+                if b.len() > SUFFIX_MAX {
+                    // the scan never reaches this '/': compare the tail as a suffix
+                    b.drain(..b.len() - SUFFIX_MAX);
+                    m.suffix_lens |= 1u64 << (SUFFIX_MAX - 1);
+                }
+                *m.suffixes.entry(fnv1a_backward(&b)).or_default() |= bit;
+            }
+        }
+        m.net_emit_mask = self.net_records.iter().fold(0, |acc, b| acc | (1u32 << b));
+        m.file_dedup_mask = self.dedup_file_ops.iter().fold(0, |acc, b| acc | (1u32 << b));
+        m.net_dedup_mask = self.dedup_net.iter().fold(0, |acc, b| acc | (1u32 << b));
+        m
+    }
+
+    /// The filter as a person reads it (`vigil rules explain`).
+    pub fn explain(&self) -> String {
+        let mut s = String::new();
+        let count = |p: &PathPatterns| p.exact.len() + p.prefixes.len() + p.basenames.len() + p.suffixes.len();
+        let _ = writeln!(s, "File operations reported by the kernel:");
+        let all_ops: BTreeSet<u16> = FILE_EVENT_TYPES.iter().flat_map(|(_, o)| o.iter().copied()).collect();
+        for op in all_ops {
+            let line = match self.file_ops.get(&op) {
+                None => "not reported (no rule uses it)".to_string(),
+                Some(OpFilter::Everything) => "every event".to_string(),
+                Some(OpFilter::Paths(p)) => format!("only paths of interest ({} patterns)", count(p)),
+            };
+            let _ = writeln!(s, "  {:<13} {line}", op_name(op));
+        }
+        for (&op, f) in &self.file_ops {
+            let OpFilter::Paths(p) = f else { continue };
+            let _ = writeln!(s, "\nPaths of interest for {}:", op_name(op));
+            let list = |s: &mut String, what: &str, v: &BTreeSet<String>| {
+                if !v.is_empty() {
+                    let items: Vec<&str> = v.iter().map(String::as_str).collect();
+                    let _ = writeln!(s, "  {what:<10} {}", items.join("  "));
+                }
+            };
+            list(&mut s, "exact", &p.exact);
+            list(&mut s, "prefixes", &p.prefixes);
+            list(&mut s, "basenames", &p.basenames);
+            list(&mut s, "suffixes", &p.suffixes);
+        }
+        let net: Vec<&str> = self.net_records.iter().map(|b| net_name(*b)).collect();
+        let _ = writeln!(s, "\nNetwork and DNS records reported: {}", net.join(", "));
+        let off: Vec<&str> = self.syscalls_off.iter().copied().collect();
+        let _ = writeln!(
+            s,
+            "\nSyscall handlers not run (no rule and no kernel detector needs them): {}",
+            if off.is_empty() {
+                "none".to_string()
+            } else {
+                off.join(", ")
+            }
+        );
+        let _ = writeln!(
+            s,
+            "\nAlways reported: process lifecycle (fork, exec, exit), working directory changes, sockets moved onto stdio, in-kernel detector findings."
+        );
+        let _ = writeln!(
+            s,
+            "Deduplication: {}",
+            if self.dedup_window_ns == 0 {
+                "off".to_string()
+            } else {
+                let ops: Vec<&str> = self.dedup_file_ops.iter().map(|o| op_name(*o)).collect();
+                let net: Vec<&str> = self.dedup_net.iter().map(|b| net_name(*b)).collect();
+                format!(
+                    "the same event by the same program crosses once per {} s, for {} (not for event types a sequence rule follows)",
+                    self.dedup_window_ns / 1_000_000_000,
+                    ops.iter().chain(&net).copied().collect::<Vec<_>>().join(", ")
+                )
+            }
+        );
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pats(exact: &[&str], prefixes: &[&str], basenames: &[&str], suffixes: &[&str]) -> PathPatterns {
+        let set = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+        PathPatterns {
+            exact: set(exact),
+            prefixes: set(prefixes),
+            basenames: set(basenames),
+            suffixes: set(suffixes),
+        }
+    }
+
+    #[test]
+    fn everything_reports_every_op_and_runs_every_handler() {
+        let f = KernelFilter::everything();
+        let m = f.maps();
+        assert_eq!(m.file_path_mask, 0);
+        assert!(f.syscalls.contains("chmod") && f.syscalls.contains("ptrace"));
+        assert!(f.syscalls_off.is_empty());
+        assert_ne!(m.net_emit_mask & (1 << EMIT_DNS_RESPONSE), 0);
+    }
+
+    #[test]
+    fn open_types_merge_into_one_op_and_unwanted_types_are_off() {
+        let f = KernelFilter::compile(
+            |t| match t {
+                "openat" => Want::Paths(pats(&["/etc/shadow"], &["/root/.ssh/"], &[], &[])),
+                "open" => Want::Paths(pats(&[], &[], &["authorized_keys"], &[".pem"])),
+                "connect" => Want::Everything,
+                _ => Want::Nothing,
+            },
+            |_| true,
+            0,
+        );
+        let OpFilter::Paths(p) = &f.file_ops[&file_op::OPEN] else {
+            panic!("open not path-filtered")
+        };
+        assert_eq!(
+            p.exact.len() + p.prefixes.len() + p.basenames.len() + p.suffixes.len(),
+            4
+        );
+        assert!(!f.file_ops.contains_key(&file_op::CHMOD));
+        // chmod has no detector: its handler does not run; open and unlink always run
+        assert!(f.syscalls_off.contains("chmod") && f.syscalls_off.contains("ptrace"));
+        assert!(f.syscalls.contains("openat") && f.syscalls.contains("unlinkat"));
+        assert!(f.net_records.contains(&net_op::CONNECT) && !f.net_records.contains(&net_op::FLOW_END));
+        assert!(f.net_records.contains(&net_op::DUP_STDIO));
+    }
+
+    #[test]
+    fn everything_wins_over_paths_and_relative_patterns_disable_filtering() {
+        let f = KernelFilter::compile(
+            |t| match t {
+                "openat" => Want::Paths(pats(&["/etc/shadow"], &[], &[], &[])),
+                "open" => Want::Everything,
+                "unlink" => Want::Paths(pats(&["shadow"], &[], &[], &[])),
+                _ => Want::Nothing,
+            },
+            |_| true,
+            0,
+        );
+        assert_eq!(f.file_ops[&file_op::OPEN], OpFilter::Everything);
+        assert_eq!(f.file_ops[&file_op::UNLINK], OpFilter::Everything);
+    }
+
+    #[test]
+    fn maps_hold_exact_paths_with_nul_prefixes_without_and_backward_suffix_hashes() {
+        let f = KernelFilter::compile(
+            |t| match t {
+                "openat" => Want::Paths(pats(&["/etc/shadow"], &["/etc/cron.d/"], &["id_rsa"], &[".pem"])),
+                _ => Want::Nothing,
+            },
+            |_| true,
+            0,
+        );
+        let m = f.maps();
+        let bit = 1u32 << file_op::OPEN;
+        assert_eq!(m.lpm.get(&(12 * 8, b"/etc/shadow\0".to_vec())), Some(&bit));
+        assert_eq!(m.lpm.get(&(12 * 8, b"/etc/cron.d/".to_vec())), Some(&bit));
+        assert_eq!(m.suffixes.get(&fnv1a_backward(b"/id_rsa")), Some(&bit));
+        assert_eq!(m.suffixes.get(&fnv1a_backward(b".pem")), Some(&bit));
+        // suffixes are looked up at their lengths; basenames at the last '/'
+        assert_eq!(m.suffix_lens, 1 << 3);
+        assert_eq!(m.file_path_mask, bit);
+    }
+
+    #[test]
+    fn overlong_patterns_are_widened_not_dropped() {
+        let long = format!("/{}", "d/".repeat(200));
+        let f = KernelFilter::compile(
+            |t| match t {
+                "openat" => Want::Paths(pats(&[&long], &[], &[&"b".repeat(100)], &[&"s".repeat(80)])),
+                _ => Want::Nothing,
+            },
+            |_| true,
+            0,
+        );
+        let m = f.maps();
+        assert!(m
+            .lpm
+            .keys()
+            .all(|(bits, k)| *bits as usize == k.len() * 8 && k.len() <= 255));
+        assert_eq!(m.suffix_lens, 1 << 63);
+        assert!(m.suffixes.contains_key(&fnv1a_backward("s".repeat(64).as_bytes())));
+        assert!(m.suffixes.contains_key(&fnv1a_backward("b".repeat(64).as_bytes())));
+    }
+
+    #[test]
+    fn backward_hash_is_forward_fnv_of_the_reversed_bytes() {
+        let rev: Vec<u8> = b"/authorized_keys".iter().rev().copied().collect();
+        assert_eq!(fnv1a_backward(b"/authorized_keys"), crate::sensor::fnv1a(&rev));
+    }
+}
+
+#[cfg(test)]
+mod dedup_tests {
+    use super::*;
+
+    #[test]
+    fn types_a_sequence_follows_are_not_deduplicated() {
+        let f = KernelFilter::compile(
+            |_| Want::Everything,
+            |t| t != "openat" && t != "connect",
+            30_000_000_000,
+        );
+        assert!(!f.dedup_file_ops.contains(&file_op::OPEN));
+        assert!(f.dedup_file_ops.contains(&file_op::CHMOD));
+        assert!(f.dedup_net.is_empty());
+        let m = f.maps();
+        assert_eq!(m.file_dedup_mask & (1 << file_op::OPEN), 0);
+        assert_ne!(m.file_dedup_mask & (1 << file_op::CHMOD), 0);
+    }
+}

@@ -1,0 +1,104 @@
+//! The rules' interest, as the kernel filter the sensor applies (`bpf/include/filter.h`).
+//!
+//! `RuleSet::file_interest` says, per event type, which paths an enabled rule could
+//! match; sequence rules say which event types must reach userspace every time.
+//! `vigil rules explain` prints the result.
+
+use vigil_rules::{PathInterest, RuleKind, RuleSet};
+use vigil_sensor::{FilterPaths, KernelFilter, Want};
+
+/// Default deduplication window: the same fact from the same program crosses once per window.
+pub const DEFAULT_DEDUP_WINDOW_SECS: u64 = 30;
+
+/// The kernel filter for the enabled rules of `set`.
+pub fn for_rules(set: &RuleSet, dedup_window_ns: u64) -> KernelFilter {
+    let interest = set.file_interest();
+    let sequences: Vec<_> = set
+        .rules()
+        .iter()
+        .filter(|r| r.enabled && matches!(r.kind, RuleKind::Sequence(_)))
+        .collect();
+    KernelFilter::compile(
+        |ty| match interest.for_type(ty) {
+            PathInterest::Everything => Want::Everything,
+            PathInterest::Paths(p) if p.is_empty() => Want::Nothing,
+            PathInterest::Paths(p) => Want::Paths(FilterPaths {
+                exact: p.exact.clone(),
+                prefixes: p.prefixes.clone(),
+                basenames: p.basenames.clone(),
+                suffixes: p.suffixes.clone(),
+            }),
+        },
+        |ty| !sequences.iter().any(|r| r.evt_types.contains(ty)),
+        dedup_window_ns,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigil_event::abi::file_op;
+    use vigil_sensor::OpFilter;
+
+    fn set(yaml: &str) -> RuleSet {
+        vigil_rules::load_str("t.yaml", yaml).expect("rules load")
+    }
+
+    #[test]
+    fn path_rules_narrow_opens_and_unused_types_are_off() {
+        let f = for_rules(
+            &set(r#"
+- rule: shadow
+  desc: d
+  condition: evt.type in (open, openat) and fd.name = /etc/shadow
+  output: o
+  priority: ERROR
+"#),
+            1,
+        );
+        let OpFilter::Paths(p) = &f.file_ops[&file_op::OPEN] else {
+            panic!("open should be path-filtered")
+        };
+        assert!(p.exact.contains("/etc/shadow"));
+        assert!(!f.file_ops.contains_key(&file_op::CHMOD));
+        assert!(f.syscalls_off.contains("chmod"));
+        assert!(f.dedup_file_ops.contains(&file_op::OPEN));
+    }
+
+    #[test]
+    fn a_rule_without_event_type_keeps_everything() {
+        let f = for_rules(
+            &set(r#"
+- rule: any
+  desc: d
+  condition: proc.name = nmap
+  output: o
+  priority: ERROR
+"#),
+            1,
+        );
+        assert_eq!(f.file_ops[&file_op::OPEN], OpFilter::Everything);
+        assert!(f.syscalls_off.is_empty());
+    }
+
+    #[test]
+    fn sequence_steps_are_never_deduplicated() {
+        let f = for_rules(
+            &set(r#"
+- rule: seq
+  desc: d
+  sequence:
+    within: 2s
+    by: process
+    steps:
+      - condition: evt.type = openat and fd.name startswith /tmp/
+      - condition: evt.type = connect
+  output: o
+  priority: ERROR
+"#),
+            1,
+        );
+        assert!(!f.dedup_file_ops.contains(&file_op::OPEN));
+        assert!(f.dedup_net.is_empty());
+    }
+}
