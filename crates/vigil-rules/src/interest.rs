@@ -61,8 +61,24 @@ impl PathPatterns {
         self.exact.is_empty() && self.prefixes.is_empty() && self.basenames.is_empty() && self.suffixes.is_empty()
     }
 
-    fn len(&self) -> usize {
-        self.exact.len() + 2 * (self.prefixes.len() + self.basenames.len() + self.suffixes.len())
+    /// A rough measure of how many paths the patterns admit: an exact path admits one,
+    /// a basename or suffix a few, a prefix naming a top-level directory a great many.
+    /// An `and` keeps the side that admits fewer.
+    fn breadth(&self) -> u64 {
+        let tail = |s: &String| if s.len() >= 4 { 10 } else { 100 };
+        self.exact.len() as u64
+            + self.basenames.iter().map(tail).sum::<u64>()
+            + self.suffixes.iter().map(tail).sum::<u64>()
+            + self
+                .prefixes
+                .iter()
+                .map(|p| match p.matches('/').count() {
+                    0 | 1 => 100_000,
+                    2 => 1000,
+                    3 => 100,
+                    _ => 10,
+                })
+                .sum::<u64>()
     }
 
     /// Whether one path value matches.
@@ -147,7 +163,7 @@ impl PathSet {
             (PathSet::Set(a), PathSet::Set(b)) => {
                 if a.is_empty() || b.is_empty() {
                     PathSet::empty()
-                } else if b.len() < a.len() {
+                } else if b.breadth() < a.breadth() {
                     PathSet::Set(b.clone())
                 } else {
                     PathSet::Set(a.clone())
@@ -246,7 +262,22 @@ fn path_check(kind: PathKind, op: Op, vals: &[String]) -> PathSet {
                 if whole {
                     p.exact.insert(lit);
                 } else {
-                    p.prefixes.insert(lit);
+                    // every match starts with the literal head and ends with the literal
+                    // tail: keep whichever admits fewer paths
+                    let tail = Glob::literal_suffix(v);
+                    let as_prefix = PathPatterns {
+                        prefixes: [lit.clone()].into(),
+                        ..Default::default()
+                    };
+                    let as_suffix = PathPatterns {
+                        suffixes: [tail.clone()].into(),
+                        ..Default::default()
+                    };
+                    if !tail.is_empty() && as_suffix.breadth() < as_prefix.breadth() {
+                        p.suffixes.insert(tail);
+                    } else {
+                        p.prefixes.insert(lit);
+                    }
                 }
             }
             (PathKind::Full | PathKind::Directory, Op::PMatch) => {

@@ -119,6 +119,32 @@ impl Glob {
         (out, true)
     }
 
+    /// The literal text after the last wildcard (empty if the pattern ends with one).
+    pub fn literal_suffix(pattern: &str) -> String {
+        let mut out = String::new();
+        let mut chars = pattern.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '*' | '?' => out.clear(),
+                '[' => {
+                    for n in chars.by_ref() {
+                        if n == ']' {
+                            break;
+                        }
+                    }
+                    out.clear();
+                }
+                '\\' => {
+                    if let Some(n) = chars.next() {
+                        out.push(n);
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        out
+    }
+
     pub fn is_match(&self, s: &str) -> bool {
         if !self.icase && s.is_ascii() {
             let b = s.as_bytes();

@@ -591,6 +591,11 @@ impl RuleSet {
         interest::summarise(conds.into_iter())
     }
 
+    /// The same summary for one rule alone (to explain where broad interest comes from).
+    pub fn rule_interest(rule: &Rule) -> Interest {
+        interest::summarise(rule.conditions().into_iter())
+    }
+
     /// Shares the rule set with an engine.
     pub fn into_shared(self) -> Arc<RuleSet> {
         Arc::new(self)

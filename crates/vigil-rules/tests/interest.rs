@@ -54,8 +54,11 @@ fn summarises_file_rules_per_type() {
     assert_eq!(base, vec![".bash_history"]);
     assert_eq!(suf, vec![".log"]);
     assert_eq!(i.for_type("execve"), &PathInterest::Everything);
-    let (_, prefixes, _, _) = paths(i.for_type("mkdir"));
-    assert_eq!(prefixes, vec!["/usr/"]);
+    // a glob keeps its narrower literal end: the tail "/bin" admits fewer paths than "/usr/"
+    let (_, prefixes, _, suf) = paths(i.for_type("mkdir"));
+    assert!(prefixes.is_empty());
+    assert_eq!(suf, vec!["/bin"]);
+    assert!(i.wants("mkdir", &["/usr/local/bin"]));
     // No rule for this type: nothing can match.
     let (e, p, b, s) = paths(i.for_type("rename"));
     assert!(e.is_empty() && p.is_empty() && b.is_empty() && s.is_empty());
@@ -135,4 +138,20 @@ fn summary_never_drops_a_matching_event() {
         }
     }
     assert!(hits >= 10, "the sample events should hit upstream rules ({hits})");
+}
+
+#[test]
+fn an_and_keeps_the_side_admitting_fewer_paths() {
+    // one basename against one top-level prefix: the basename is far narrower
+    let y = r("a", "evt.type = openat and fd.name startswith /proc/ and fd.filename = environ")
+        + &r("b", "evt.type = open and fd.name glob '/proc/[0-9]*/environ'");
+    let i = rules(&y).file_interest();
+    let (e, p, b, s) = paths(i.for_type("openat"));
+    assert!(e.is_empty() && p.is_empty() && s.is_empty());
+    assert_eq!(b, vec!["environ"]);
+    let (_, p, _, s) = paths(i.for_type("open"));
+    assert!(p.is_empty());
+    assert_eq!(s, vec!["/environ"]);
+    assert!(i.wants("open", &["/proc/42/environ"]));
+    assert!(!i.wants("open", &["/proc/42/status"]));
 }

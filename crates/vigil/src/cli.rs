@@ -116,6 +116,13 @@ pub fn rules_explain(sources: RuleSources, dedup_window_ns: u64, json: bool) -> 
         println!("{}", serde_json::to_string_pretty(&filter)?);
     } else {
         print!("{}", filter.explain());
+        let broad = crate::kernel_filter::broad_interest(&set);
+        if !broad.is_empty() {
+            println!("\nBroad interest (what keeps the most events) and the rules asking for it:");
+            for (what, rules) in broad {
+                println!("  {what}\n      {}", rules.join("\n      "));
+            }
+        }
     }
     Ok(())
 }

@@ -34,6 +34,36 @@ pub fn for_rules(set: &RuleSet, dedup_window_ns: u64) -> KernelFilter {
     )
 }
 
+/// Broad file interest and the rules asking for it: every file event of a type, or a
+/// prefix naming a whole top-level directory ("/etc/"). These decide what filtering buys.
+pub fn broad_interest(set: &RuleSet) -> Vec<(String, Vec<String>)> {
+    let mut by_what: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for r in set.rules().iter().filter(|r| r.enabled) {
+        let i = RuleSet::rule_interest(r);
+        for (ty, _) in vigil_sensor::filter::FILE_EVENT_TYPES {
+            if !r.evt_types.contains(ty) {
+                continue;
+            }
+            let what: Vec<String> = match i.for_type(ty) {
+                PathInterest::Everything => vec![format!("{ty}: every event")],
+                PathInterest::Paths(p) => p
+                    .prefixes
+                    .iter()
+                    .filter(|x| x.matches('/').count() <= 2)
+                    .map(|x| format!("{ty}: {x}*"))
+                    .collect(),
+            };
+            for w in what {
+                let names = by_what.entry(w).or_default();
+                if !names.contains(&r.name) {
+                    names.push(r.name.clone());
+                }
+            }
+        }
+    }
+    by_what.into_iter().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
