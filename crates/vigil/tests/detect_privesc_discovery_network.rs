@@ -851,6 +851,24 @@ fn log_and_history_tampering() {
     let a = expect_alert(&agent, &r, "Log file removed or moved away", output_has(log.clone()));
     check(&a, "WARNING", "T1070.002", &["(unlinkat", "by rm"]);
 
+    // `> log` from a shell on a system log: one of the listed system logs this host does not
+    // have, so nothing is lost (the truncating open creates it, and the test removes it)
+    let syslog = [
+        "/var/log/sudo.log",
+        "/var/log/user.log",
+        "/var/log/daemon.log",
+        "/var/log/cron.log",
+        "/var/log/maillog",
+    ]
+    .into_iter()
+    .find(|p| !Path::new(p).exists())
+    .expect("a system log name that is free on this host");
+    let cleared = r.sh(&format!(": > {syslog}"));
+    let _ = std::fs::remove_file(syslog);
+    let a = expect_alert(&agent, &r, "Log file truncated", output_has(syslog.to_string()));
+    check(&a, "ERROR", "T1070.002", &["truncated (openat) by sh"]);
+    assert_eq!(a["proc"]["pid"], cleared.pid);
+
     // login records: wtmp cut to its current length (its content does not change)
     let wtmp = "/var/log/wtmp";
     assert!(Path::new(wtmp).exists(), "{wtmp} is needed by this test");
