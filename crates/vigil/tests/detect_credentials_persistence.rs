@@ -1077,9 +1077,35 @@ fn open_for_append(path: &str) -> u32 {
 #[test]
 fn passwd_and_shadow_opened_for_writing_are_detected() {
     let _serial = serial();
+    // a symlink named like an account tool is not one (comm useradd, exepath python)
+    let dir = TempDir::new("persist-passwd");
+    let fake = dir.path().join("useradd");
+    let py = String::from_utf8(
+        Command::new(python())
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .expect("python3")
+            .stdout,
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(fs::canonicalize(py.trim()).unwrap(), &fake).unwrap();
     let agent = Agent::start(&[]);
     open_for_append("/etc/passwd");
     open_for_append("/etc/shadow");
+    run(
+        s(&fake),
+        &[
+            "-c",
+            "import os; os.close(os.open('/etc/group', os.O_WRONLY | os.O_APPEND))",
+        ],
+    );
+    expect(
+        &agent,
+        "Account database modified",
+        "ERROR",
+        "T1136.001",
+        &["/etc/group", "by useradd"],
+    );
     expect(
         &agent,
         "Account database modified",
