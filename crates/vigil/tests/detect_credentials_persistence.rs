@@ -325,6 +325,10 @@ fn ssh_private_key_read_by_cat_is_detected_and_ssh_keygen_is_not() {
     run("ssh-keygen", &["-y", "-f", s(&key)]);
     run("cat", &[s(&key)]);
     run("cat", &[s(&deploy)]);
+    // a key-like name in any home's .ssh
+    let custom = ssh_dir.join("github_deploy_rsa");
+    fs::copy(&key, &custom).unwrap();
+    run("cat", &[s(&custom)]);
     let (_, lines) = expect(
         &agent,
         "SSH private key read by non-SSH program",
@@ -338,6 +342,13 @@ fn ssh_private_key_read_by_cat_is_detected_and_ssh_keygen_is_not() {
         "ERROR",
         "T1552.004",
         &[&format!("{} opened by cat", deploy.display())],
+    );
+    expect(
+        &agent,
+        "SSH private key read by non-SSH program",
+        "ERROR",
+        "T1552.004",
+        &[&format!("{} opened by cat", custom.display())],
     );
     assert_no_alert(
         &lines,
@@ -920,15 +931,20 @@ fn systemd_timer_written_is_detected_as_a_timer() {
 #[test]
 fn user_systemd_unit_written_is_detected() {
     let _serial = serial();
-    let scratch = TempDir::new("persist-userunit");
-    let mut undo = Undo::default();
-    let dir = Path::new("/root/.config/systemd/user");
-    undo.ensure_dir(dir);
-    let unit = undo.file(dir.join(format!("{}.service", unique("usr"))));
+    // any home: the rule matches the user unit directories wherever the home is
+    let home = TempDir::new("persist-userunit");
+    let dir = home.path().join(".config/systemd/user");
+    fs::create_dir_all(&dir).unwrap();
+    let unit = dir.join("updater.service");
+    let timer = dir.join("updater.timer");
     let agent = Agent::start(&[]);
     sh(
-        &format!("printf '[Service]\\nExecStart=/bin/true\\n' > {}", unit.display()),
-        scratch.path(),
+        r#"printf '[Service]\nExecStart=/bin/true\n' > "$HOME/.config/systemd/user/updater.service""#,
+        home.path(),
+    );
+    sh(
+        r#"printf '[Timer]\nOnBootSec=1\n' > "$HOME/t.new" && mv "$HOME/t.new" "$HOME/.config/systemd/user/updater.timer""#,
+        home.path(),
     );
     expect(
         &agent,
@@ -936,6 +952,13 @@ fn user_systemd_unit_written_is_detected() {
         "WARNING",
         "T1543.002",
         &[s(&unit), "by sh"],
+    );
+    expect(
+        &agent,
+        "User systemd unit written",
+        "WARNING",
+        "T1543.002",
+        &[&format!("dest={}", timer.display()), "by mv"],
     );
 }
 
@@ -1054,9 +1077,35 @@ fn open_for_append(path: &str) -> u32 {
 #[test]
 fn passwd_and_shadow_opened_for_writing_are_detected() {
     let _serial = serial();
+    // a symlink named like an account tool is not one (comm useradd, exepath python)
+    let dir = TempDir::new("persist-passwd");
+    let fake = dir.path().join("useradd");
+    let py = String::from_utf8(
+        Command::new(python())
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .expect("python3")
+            .stdout,
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(fs::canonicalize(py.trim()).unwrap(), &fake).unwrap();
     let agent = Agent::start(&[]);
     open_for_append("/etc/passwd");
     open_for_append("/etc/shadow");
+    run(
+        s(&fake),
+        &[
+            "-c",
+            "import os; os.close(os.open('/etc/group', os.O_WRONLY | os.O_APPEND))",
+        ],
+    );
+    expect(
+        &agent,
+        "Account database modified",
+        "ERROR",
+        "T1136.001",
+        &["/etc/group", "by useradd"],
+    );
     expect(
         &agent,
         "Account database modified",
@@ -1204,10 +1253,13 @@ fn git_hook_in_a_system_repository_is_detected_but_git_init_is_not() {
     let repo = undo.tree(format!("/opt/{}", unique("repo")));
     fs::create_dir_all(&repo).unwrap();
     let hook = repo.join(".git/hooks/post-merge");
+    let activated = repo.join(".git/hooks/pre-commit");
     let agent = Agent::start(&[]);
     // near miss: git init writes the *.sample hooks
     run("git", &["init", "-q", s(&repo)]);
     sh(&format!("printf '#!/bin/sh\\n' > {}", hook.display()), &repo);
+    // a sample renamed into an active hook
+    run("mv", &[&format!("{}.sample", activated.display()), s(&activated)]);
     let (_, lines) = expect(
         &agent,
         "Git hook written in a system repository",
@@ -1215,5 +1267,12 @@ fn git_hook_in_a_system_repository_is_detected_but_git_init_is_not() {
         "T1546",
         &[s(&hook), "by sh"],
     );
-    assert_no_alert(&lines, "Git hook written in a system repository", ".sample");
+    expect(
+        &agent,
+        "Git hook written in a system repository",
+        "WARNING",
+        "T1546",
+        &[&format!("dest={}", activated.display()), "by mv"],
+    );
+    assert_no_alert(&lines, "Git hook written in a system repository", "by git");
 }
