@@ -41,17 +41,28 @@ struct file_req {
 	bool from_fd;
 };
 
-/* Could a rule match this event's paths? Joined paths userspace will fold are kept. */
-static __always_inline bool file_paths_interesting(struct record_buf *r, struct vigil_file *e, __u32 path_off,
-						   __u32 path2_off, __u16 op)
+/*
+ * Could a rule match this event's paths? A PATH_* verdict (filter.h); joined paths
+ * userspace will fold are kept. A global function: the verifier checks it once, not
+ * once per handler and path. The record is this CPU's scratch record, which file_emit
+ * is filling.
+ */
+__noinline int file_paths_verdict(__u32 path_off, __u32 path2_off, __u32 lens, __u32 op, __u32 vflags)
 {
-	if (path_interesting(r, path_off, e->path_len, op))
-		return true;
-	if ((e->vflags & VIGIL_FILE_JOINED) && path_unclean(r, path_off, e->path_len))
-		return true;
-	if (!e->path2_len)
-		return false;
-	return path_interesting(r, path2_off, e->path2_len, op) || path_unclean(r, path2_off, e->path2_len);
+	__u32 path_len = lens & 0xffff, path2_len = lens >> 16; /* five arguments at most */
+	struct record_buf *r = record_buf_get();
+	if (!r)
+		return PATH_WANTED_NO_DEDUP;
+	if (((vflags & VIGIL_FILE_JOINED) && path_unclean(r, path_off, path_len)) ||
+	    (path2_len && path_unclean(r, path2_off, path2_len)))
+		return PATH_WANTED_NO_DEDUP;
+	__u32 v = path_interesting(r, path_off, path_len, op);
+	if (v != PATH_WANTED_NO_DEDUP && path2_len) {
+		__u32 v2 = path_interesting(r, path2_off, path2_len, op);
+		if (v2 > v)
+			v = v2;
+	}
+	return v;
 }
 
 /* Was this exact event sent recently? (filter.h) */
@@ -151,10 +162,13 @@ static __noinline int file_emit(struct file_req *q)
 
 	/* Kernel findings always cross; otherwise the rules' interest decides (filter.h). */
 	bool finding = e->vflags & VIGIL_FILE_RUNNING_EXE;
-	if (!finding && (!file_op_reported(q->op) ||
-			 (file_op_path_filtered(q->op) && !file_paths_interesting(r, e, path_off, path2_off, q->op)))) {
+	__u32 verdict = PATH_WANTED;
+	if (!finding && file_op_reported(q->op) && file_op_path_filtered(q->op))
+		verdict = file_paths_verdict(path_off, path2_off, e->path_len | ((__u32)e->path2_len << 16), q->op,
+					     e->vflags);
+	if (!finding && (!file_op_reported(q->op) || verdict == PATH_UNWANTED)) {
 		stat_hook(q->hook, VIGIL_STAT_FILTERED);
-	} else if (!finding && (vflags & VIGIL_FILE_INODE_VALID) && file_dedup_hit(e, q)) {
+	} else if (!finding && verdict == PATH_WANTED && (vflags & VIGIL_FILE_INODE_VALID) && file_dedup_hit(e, q)) {
 		stat_hook(q->hook, VIGIL_STAT_DEDUPED);
 	} else {
 		emit_record(&rb_events, r, off, q->hook);

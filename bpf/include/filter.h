@@ -52,8 +52,12 @@ static __always_inline struct filter_cfg *filter_get(void)
 /*
  * Exact paths and prefixes: an LPM trie over path bytes, so one lookup answers both
  * "under this prefix" and "exactly this path" (an exact path is stored with its
- * terminating NUL). The value is a mask of vigil_file_op bits.
+ * terminating NUL). The value is a mask of vigil_file_op bits, plus the same
+ * bits shifted by SEQ_SHIFT for paths a sequence rule follows (never deduplicated);
+ * each entry carries the bits of the shorter prefixes that contain it, since only the
+ * longest match is returned.
  */
+#define SEQ_SHIFT 16
 #define INTEREST_KEY_LEN 256
 struct interest_key {
 	__u32 prefixlen; /* in bits */
@@ -79,7 +83,7 @@ struct {
  * Suffixes and basenames: FNV-1a of the pattern's bytes taken from the last one
  * backwards. A basename b is stored as the suffix "/b" and looked up where the scan
  * meets the last '/'; other suffixes are looked up at their lengths (filter_cfg.suffix_lens).
- * Value: a mask of vigil_file_op bits.
+ * Value: a mask of vigil_file_op bits (and SEQ_SHIFT bits, see above).
  */
 #define SUFFIX_SCAN 64
 struct {
@@ -96,13 +100,13 @@ struct suffix_ctx {
 	__u64 lens;
 	__u64 h;
 	bool slash;
-	bool hit;
+	__u32 hit; /* the entry's mask */
 };
 
-static __always_inline bool suffix_hit(struct suffix_ctx *c)
+static __always_inline __u32 suffix_hit(struct suffix_ctx *c)
 {
 	__u32 *mask = bpf_map_lookup_elem(&file_suffixes, &c->h);
-	return mask && (*mask & c->op_bit);
+	return mask && (*mask & c->op_bit) ? *mask : 0;
 }
 
 static long suffix_step(__u32 i, void *data)
@@ -120,27 +124,37 @@ static long suffix_step(__u32 i, void *data)
 	} else if (i < 64 && ((c->lens >> i) & 1)) {
 		look = true;
 	}
-	if (look && suffix_hit(c)) {
-		c->hit = true;
+	if (look && (c->hit = suffix_hit(c)))
 		return 1;
-	}
 	return 0;
 }
 
+/* Verdicts of path_interesting. */
+#define PATH_UNWANTED 0
+#define PATH_WANTED 1
+#define PATH_WANTED_NO_DEDUP 2 /* a sequence rule may need every repetition */
+
+static __always_inline __u32 path_verdict(__u32 mask, __u16 op)
+{
+	if (!(mask & (1u << op)))
+		return PATH_UNWANTED;
+	return (mask & (1u << (op + SEQ_SHIFT))) ? PATH_WANTED_NO_DEDUP : PATH_WANTED;
+}
+
 /* Does an enabled rule care about this op on the path of len bytes at off in r? */
-static __always_inline bool path_interesting(struct record_buf *r, __u32 off, __u32 len, __u16 op)
+static __always_inline __u32 path_interesting(struct record_buf *r, __u32 off, __u32 len, __u16 op)
 {
 	__u32 zero = 0;
 	struct interest_key *k = bpf_map_lookup_elem(&interest_scratch, &zero);
 	if (!k || !len || off >= VIGIL_RECORD_MAX)
-		return true;
+		return PATH_WANTED_NO_DEDUP;
 	__u32 n = len < INTEREST_KEY_LEN - 1 ? len : INTEREST_KEY_LEN - 1;
 	bpf_probe_read_kernel(k->path, n & (INTEREST_KEY_LEN - 1), &r->data[off & (VIGIL_RECORD_MAX - 1)]);
 	k->path[n & (INTEREST_KEY_LEN - 1)] = 0;
 	k->prefixlen = (n + 1) * 8;
 	__u32 *mask = bpf_map_lookup_elem(&file_interest, k);
 	if (mask && (*mask & (1u << op)))
-		return true;
+		return path_verdict(*mask, op);
 
 	/* the last SUFFIX_SCAN bytes, backwards */
 	struct filter_cfg *fc = filter_get();
@@ -152,7 +166,7 @@ static __always_inline bool path_interesting(struct record_buf *r, __u32 off, __
 		.h = FNV_OFFSET,
 	};
 	bpf_loop(SUFFIX_SCAN, suffix_step, &c, 0);
-	return c.hit;
+	return path_verdict(c.hit, op);
 }
 
 /*

@@ -36,7 +36,9 @@
 //! "everything". `and` intersects T (keeping the tighter side, a sound
 //! over-approximation), `or` unites, `not` swaps T and F; F of a path check
 //! is "everything". Anything that cannot be summarised becomes
-//! `Everything`: correctness first.
+//! `Everything`: correctness first. One sensor guarantee is used: events the
+//! kernel flags itself (`fd.is_running_exe`) are always reported, so a check
+//! that the flag is set needs no path.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -352,6 +354,14 @@ fn derive(c: &Condition) -> (TypeMap, TypeMap) {
                     ),
                     _ => (all(), all()),
                 };
+            }
+            // The sensor reports every event its own detectors flag, whatever the paths
+            // (bpf/file.bpf.c): a rule that needs the flag needs no path of its own.
+            if matches!(&ch.lhs, Operand::Field(f) if f.field == Field::FdIsRunningExe)
+                && ch.op == Op::Eq
+                && vals.is_some_and(|v| v.iter().all(|x| x == "true"))
+            {
+                return (none(), all());
             }
             match (path_kind(&ch.lhs), vals) {
                 (Some(kind), Some(vals)) => (TypeMap::uniform(path_check(kind, ch.op, vals)), all()),

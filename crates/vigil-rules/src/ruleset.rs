@@ -591,9 +591,11 @@ impl RuleSet {
         interest::summarise(conds.into_iter())
     }
 
-    /// The same summary for one rule alone (to explain where broad interest comes from).
-    pub fn rule_interest(rule: &Rule) -> Interest {
-        interest::summarise(rule.conditions().into_iter())
+    /// The same summary for some rules alone: one rule (to explain where broad interest
+    /// comes from), or the sequence rules (whose events must not be deduplicated).
+    pub fn interest_of<'a>(rules: impl IntoIterator<Item = &'a Rule>) -> Interest {
+        let conds: Vec<&Condition> = rules.into_iter().flat_map(|r| r.conditions()).collect();
+        interest::summarise(conds.into_iter())
     }
 
     /// Shares the rule set with an engine.

@@ -155,3 +155,11 @@ fn an_and_keeps_the_side_admitting_fewer_paths() {
     assert!(i.wants("open", &["/proc/42/environ"]));
     assert!(!i.wants("open", &["/proc/42/status"]));
 }
+
+#[test]
+fn kernel_flagged_events_need_no_path() {
+    let y = r("a", "evt.type in (unlink, unlinkat) and fd.is_running_exe = true");
+    let i = rules(&y).file_interest();
+    let (e, p, b, s) = paths(i.for_type("unlinkat"));
+    assert!(e.is_empty() && p.is_empty() && b.is_empty() && s.is_empty());
+}

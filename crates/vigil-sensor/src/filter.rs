@@ -131,6 +131,9 @@ pub const ALWAYS_RUN: &[&str] = &[
     "exit_accept",
 ];
 
+/// Op bits shifted by this mark paths a sequence rule follows (filter.h SEQ_SHIFT).
+pub const SEQ_SHIFT: u16 = 16;
+
 /// Longest prefix or exact path the LPM trie holds (INTEREST_KEY_LEN - 1).
 const LPM_MAX: usize = 255;
 /// Longest suffix the kernel's backward scan covers (SUFFIX_SCAN).
@@ -149,9 +152,11 @@ pub struct KernelFilter {
     pub syscalls_off: BTreeSet<&'static str>,
     /// The same fact from the same program within this window crosses once (0: off).
     pub dedup_window_ns: u64,
-    /// File operations and network records that may be deduplicated (those no sequence rule follows).
+    /// File operations and network records that may be deduplicated: those no sequence
+    /// rule follows, or only on the paths in `sequence_paths` (those are never deduplicated).
     pub dedup_file_ops: BTreeSet<u16>,
     pub dedup_net: BTreeSet<u16>,
+    pub sequence_paths: BTreeMap<u16, PathPatterns>,
 }
 
 /// The maps' contents, ready to write.
@@ -169,7 +174,8 @@ pub struct CompiledMaps {
     pub suffixes: BTreeMap<u64, u32>,
 }
 
-fn op_name(op: u16) -> &'static str {
+/// The name of a vigil_file_op.
+pub fn op_name(op: u16) -> &'static str {
     match op {
         file_op::OPEN => "open",
         file_op::UNLINK => "unlink",
@@ -214,6 +220,50 @@ pub fn fnv1a_backward(bytes: &[u8]) -> u64 {
     h
 }
 
+/// LPM key of an exact path: its bytes and a NUL (an overlong one becomes a prefix).
+fn exact_key(e: &str) -> (u32, Vec<u8>) {
+    let b = e.as_bytes();
+    if b.len() < LPM_MAX {
+        let mut k = b.to_vec();
+        k.push(0);
+        ((k.len() * 8) as u32, k)
+    } else {
+        prefix_key(e)
+    }
+}
+
+fn prefix_key(p: &str) -> (u32, Vec<u8>) {
+    let b = &p.as_bytes()[..p.len().min(LPM_MAX)];
+    ((b.len() * 8) as u32, b.to_vec())
+}
+
+fn all_file_ops() -> BTreeSet<u16> {
+    FILE_EVENT_TYPES.iter().flat_map(|(_, o)| o.iter().copied()).collect()
+}
+
+/// Per file op, the union of what its event types want.
+fn file_ops_of(want: &impl Fn(&str) -> Want) -> BTreeMap<u16, OpFilter> {
+    let mut file_ops: BTreeMap<u16, OpFilter> = BTreeMap::new();
+    for (ty, ops) in FILE_EVENT_TYPES {
+        let w = want(ty);
+        for &op in *ops {
+            let merged = match (file_ops.remove(&op), &w) {
+                (prev, Want::Nothing) => prev,
+                (_, Want::Everything) | (Some(OpFilter::Everything), _) => Some(OpFilter::Everything),
+                (None, Want::Paths(p)) => Some(OpFilter::Paths(p.clone())),
+                (Some(OpFilter::Paths(mut a)), Want::Paths(p)) => {
+                    a.merge(p);
+                    Some(OpFilter::Paths(a))
+                }
+            };
+            if let Some(m) = merged {
+                file_ops.insert(op, m);
+            }
+        }
+    }
+    file_ops
+}
+
 /// The syscalls each tail handler serves.
 fn tail_handlers() -> impl Iterator<Item = (&'static str, &'static [&'static str])> {
     PROGRAMS.iter().filter_map(|p| match p.attach {
@@ -241,31 +291,16 @@ impl KernelFilter {
             dedup_window_ns: 0,
             dedup_file_ops: BTreeSet::new(),
             dedup_net: BTreeSet::new(),
+            sequence_paths: BTreeMap::new(),
         }
     }
 
     /// Compiles the rules' answers: `want(evt_type)` for every event type the sensor
-    /// produces, and whether repeats of an event type may be dropped (`may_dedup`: no
-    /// sequence rule follows it).
-    pub fn compile(want: impl Fn(&str) -> Want, may_dedup: impl Fn(&str) -> bool, dedup_window_ns: u64) -> Self {
-        let mut file_ops: BTreeMap<u16, OpFilter> = BTreeMap::new();
-        for (ty, ops) in FILE_EVENT_TYPES {
-            let w = want(ty);
-            for &op in *ops {
-                let merged = match (file_ops.remove(&op), &w) {
-                    (prev, Want::Nothing) => prev,
-                    (_, Want::Everything) | (Some(OpFilter::Everything), _) => Some(OpFilter::Everything),
-                    (None, Want::Paths(p)) => Some(OpFilter::Paths(p.clone())),
-                    (Some(OpFilter::Paths(mut a)), Want::Paths(p)) => {
-                        a.merge(p);
-                        Some(OpFilter::Paths(a))
-                    }
-                };
-                if let Some(m) = merged {
-                    file_ops.insert(op, m);
-                }
-            }
-        }
+    /// produces, and `sequence_want(evt_type)` for what the sequence rules alone want
+    /// (their events are never deduplicated: a sequence may need every repetition).
+    pub fn compile(want: impl Fn(&str) -> Want, sequence_want: impl Fn(&str) -> Want, dedup_window_ns: u64) -> Self {
+        let mut file_ops = file_ops_of(&want);
+        let sequence_ops = file_ops_of(&sequence_want);
         // Patterns the kernel cannot compare make their operation fully reported.
         for f in file_ops.values_mut() {
             if let OpFilter::Paths(p) = f {
@@ -294,23 +329,29 @@ impl KernelFilter {
                 }
             }
         }
-        let all_ops: BTreeSet<u16> = FILE_EVENT_TYPES.iter().flat_map(|(_, o)| o.iter().copied()).collect();
-        let dedup_file_ops = all_ops
-            .into_iter()
-            .filter(|op| {
-                FILE_EVENT_TYPES
-                    .iter()
-                    .filter(|(_, ops)| ops.contains(op))
-                    .all(|(ty, _)| may_dedup(ty))
-            })
-            .collect();
+        // Deduplicate an op no sequence rule follows; one a sequence rule follows on exact
+        // paths and prefixes only, except on those paths (marked in the trie).
+        let mut dedup_file_ops = BTreeSet::new();
+        let mut sequence_paths = BTreeMap::new();
+        for op in all_file_ops() {
+            match (sequence_ops.get(&op), file_ops.get(&op)) {
+                (None, _) => {
+                    dedup_file_ops.insert(op);
+                }
+                (Some(OpFilter::Paths(p)), Some(OpFilter::Paths(_))) if p.basenames.is_empty() && p.suffixes.is_empty() => {
+                    dedup_file_ops.insert(op);
+                    sequence_paths.insert(op, p.clone());
+                }
+                _ => {}
+            }
+        }
         let dedup_net = [net_op::CONNECT]
             .into_iter()
             .filter(|b| {
                 NET_EVENT_TYPES
                     .iter()
                     .filter(|(_, x)| x == b)
-                    .all(|(ty, _)| may_dedup(ty))
+                    .all(|(ty, _)| sequence_want(ty) == Want::Nothing)
             })
             .collect();
         KernelFilter {
@@ -321,6 +362,7 @@ impl KernelFilter {
             dedup_window_ns,
             dedup_file_ops,
             dedup_net,
+            sequence_paths,
         }
     }
 
@@ -333,19 +375,10 @@ impl KernelFilter {
             let OpFilter::Paths(p) = f else { continue };
             m.file_path_mask |= bit;
             for e in &p.exact {
-                let b = e.as_bytes();
-                if b.len() < LPM_MAX {
-                    let mut k = b.to_vec();
-                    k.push(0);
-                    *m.lpm.entry(((k.len() * 8) as u32, k)).or_default() |= bit;
-                } else {
-                    let k = b[..LPM_MAX].to_vec();
-                    *m.lpm.entry(((LPM_MAX * 8) as u32, k)).or_default() |= bit;
-                }
+                *m.lpm.entry(exact_key(e)).or_default() |= bit;
             }
             for pre in &p.prefixes {
-                let b = &pre.as_bytes()[..pre.len().min(LPM_MAX)];
-                *m.lpm.entry(((b.len() * 8) as u32, b.to_vec())).or_default() |= bit;
+                *m.lpm.entry(prefix_key(pre)).or_default() |= bit;
             }
             for s in &p.suffixes {
                 let b = s.as_bytes();
@@ -366,6 +399,27 @@ impl KernelFilter {
                     m.suffix_lens |= 1u64 << (SUFFIX_MAX - 1);
                 }
                 *m.suffixes.entry(fnv1a_backward(&b)).or_default() |= bit;
+            }
+        }
+        for (&op, p) in &self.sequence_paths {
+            let bit = 1u32 << (op + SEQ_SHIFT);
+            for key in p.exact.iter().map(|e| exact_key(e)).chain(p.prefixes.iter().map(|x| prefix_key(x))) {
+                *m.lpm.entry(key).or_default() |= bit;
+            }
+        }
+        // The trie answers with the longest match only: each entry also carries what the
+        // shorter prefixes containing it ask for.
+        let prefixes: Vec<((u32, Vec<u8>), u32)> = m
+            .lpm
+            .iter()
+            .filter(|((_, k), _)| k.last() != Some(&0))
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        for ((bits, key), mask) in m.lpm.iter_mut() {
+            for ((pbits, pkey), pmask) in &prefixes {
+                if pbits < bits && key.starts_with(pkey) {
+                    *mask |= pmask;
+                }
             }
         }
         m.net_emit_mask = self.net_records.iter().fold(0, |acc, b| acc | (1u32 << b));
@@ -470,7 +524,7 @@ mod tests {
                 "connect" => Want::Everything,
                 _ => Want::Nothing,
             },
-            |_| true,
+            |_| Want::Nothing,
             0,
         );
         let OpFilter::Paths(p) = &f.file_ops[&file_op::OPEN] else {
@@ -497,7 +551,7 @@ mod tests {
                 "unlink" => Want::Paths(pats(&["shadow"], &[], &[], &[])),
                 _ => Want::Nothing,
             },
-            |_| true,
+            |_| Want::Nothing,
             0,
         );
         assert_eq!(f.file_ops[&file_op::OPEN], OpFilter::Everything);
@@ -511,7 +565,7 @@ mod tests {
                 "openat" => Want::Paths(pats(&["/etc/shadow"], &["/etc/cron.d/"], &["id_rsa"], &[".pem"])),
                 _ => Want::Nothing,
             },
-            |_| true,
+            |_| Want::Nothing,
             0,
         );
         let m = f.maps();
@@ -533,7 +587,7 @@ mod tests {
                 "openat" => Want::Paths(pats(&[&long], &[], &[&"b".repeat(100)], &[&"s".repeat(80)])),
                 _ => Want::Nothing,
             },
-            |_| true,
+            |_| Want::Nothing,
             0,
         );
         let m = f.maps();
@@ -558,10 +612,46 @@ mod dedup_tests {
     use super::*;
 
     #[test]
+    fn longer_entries_inherit_what_shorter_prefixes_ask_for() {
+        let p = |exact: &[&str], prefixes: &[&str]| PathPatterns {
+            exact: exact.iter().map(|s| s.to_string()).collect(),
+            prefixes: prefixes.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
+        let f = KernelFilter::compile(
+            |t| match t {
+                "openat" => Want::Paths(p(&[], &["/tmp/"])),
+                "renameat" => Want::Paths(p(&["/tmp/x"], &["/tmp/d/"])),
+                _ => Want::Nothing,
+            },
+            |t| match t {
+                "openat" => Want::Paths(p(&[], &["/tmp/"])),
+                _ => Want::Nothing,
+            },
+            1,
+        );
+        let m = f.maps();
+        let open = 1u32 << file_op::OPEN;
+        let seq = 1u32 << (file_op::OPEN + SEQ_SHIFT);
+        // an open of /tmp/x finds the exact entry first: it must still say "open, in a sequence"
+        let exact = m.lpm[&(7 * 8, b"/tmp/x\0".to_vec())];
+        assert_eq!(exact & (open | seq), open | seq);
+        assert_ne!(exact & (1 << file_op::RENAME), 0);
+        assert_eq!(m.lpm[&(7 * 8, b"/tmp/d/".to_vec())] & open, open);
+        assert!(f.dedup_file_ops.contains(&file_op::OPEN));
+    }
+
+    #[test]
     fn types_a_sequence_follows_are_not_deduplicated() {
         let f = KernelFilter::compile(
             |_| Want::Everything,
-            |t| t != "openat" && t != "connect",
+            |t| {
+                if t == "openat" || t == "connect" {
+                    Want::Everything
+                } else {
+                    Want::Nothing
+                }
+            },
             30_000_000_000,
         );
         assert!(!f.dedup_file_ops.contains(&file_op::OPEN));

@@ -201,7 +201,7 @@ pub fn stats(path: &Path, json: bool) -> Result<()> {
     println!(
         "userspace: malformed records {}, alerts written {}, alerts held back by rate limits {}",
         n(&u["decode"]["malformed_total"]),
-        n(&u["written"]["alert"]),
+        n(&u["written"]["alerts"]),
         n(&u["alerts_suppressed"])
     );
     Ok(())

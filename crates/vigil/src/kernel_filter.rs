@@ -5,6 +5,7 @@
 //! `vigil rules explain` prints the result.
 
 use vigil_rules::{PathInterest, RuleKind, RuleSet};
+use vigil_sensor::filter::op_name;
 use vigil_sensor::{FilterPaths, KernelFilter, Want};
 
 /// Default deduplication window: the same fact from the same program crosses once per window.
@@ -12,26 +13,30 @@ pub const DEFAULT_DEDUP_WINDOW_SECS: u64 = 30;
 
 /// The kernel filter for the enabled rules of `set`.
 pub fn for_rules(set: &RuleSet, dedup_window_ns: u64) -> KernelFilter {
-    let interest = set.file_interest();
-    let sequences: Vec<_> = set
-        .rules()
-        .iter()
-        .filter(|r| r.enabled && matches!(r.kind, RuleKind::Sequence(_)))
-        .collect();
+    let all = set.file_interest();
+    let sequences = RuleSet::interest_of(
+        set.rules()
+            .iter()
+            .filter(|r| r.enabled && matches!(r.kind, RuleKind::Sequence(_))),
+    );
     KernelFilter::compile(
-        |ty| match interest.for_type(ty) {
-            PathInterest::Everything => Want::Everything,
-            PathInterest::Paths(p) if p.is_empty() => Want::Nothing,
-            PathInterest::Paths(p) => Want::Paths(FilterPaths {
-                exact: p.exact.clone(),
-                prefixes: p.prefixes.clone(),
-                basenames: p.basenames.clone(),
-                suffixes: p.suffixes.clone(),
-            }),
-        },
-        |ty| !sequences.iter().any(|r| r.evt_types.contains(ty)),
+        |ty| want(all.for_type(ty)),
+        |ty| want(sequences.for_type(ty)),
         dedup_window_ns,
     )
+}
+
+fn want(p: &PathInterest) -> Want {
+    match p {
+        PathInterest::Everything => Want::Everything,
+        PathInterest::Paths(p) if p.is_empty() => Want::Nothing,
+        PathInterest::Paths(p) => Want::Paths(FilterPaths {
+            exact: p.exact.clone(),
+            prefixes: p.prefixes.clone(),
+            basenames: p.basenames.clone(),
+            suffixes: p.suffixes.clone(),
+        }),
+    }
 }
 
 /// Broad file interest and the rules asking for it: every file event of a type, or a
@@ -39,18 +44,19 @@ pub fn for_rules(set: &RuleSet, dedup_window_ns: u64) -> KernelFilter {
 pub fn broad_interest(set: &RuleSet) -> Vec<(String, Vec<String>)> {
     let mut by_what: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for r in set.rules().iter().filter(|r| r.enabled) {
-        let i = RuleSet::rule_interest(r);
-        for (ty, _) in vigil_sensor::filter::FILE_EVENT_TYPES {
+        let i = RuleSet::interest_of([r]);
+        for (ty, ops) in vigil_sensor::filter::FILE_EVENT_TYPES {
             if !r.evt_types.contains(ty) {
                 continue;
             }
+            let op = ops.iter().map(|o| op_name(*o)).collect::<Vec<_>>().join("/");
             let what: Vec<String> = match i.for_type(ty) {
-                PathInterest::Everything => vec![format!("{ty}: every event")],
+                PathInterest::Everything => vec![format!("{op}: every event")],
                 PathInterest::Paths(p) => p
                     .prefixes
                     .iter()
                     .filter(|x| x.matches('/').count() <= 2)
-                    .map(|x| format!("{ty}: {x}*"))
+                    .map(|x| format!("{op}: {x}*"))
                     .collect(),
             };
             for w in what {
@@ -128,7 +134,11 @@ mod tests {
 "#),
             1,
         );
-        assert!(!f.dedup_file_ops.contains(&file_op::OPEN));
+        // opens under /tmp/ are never deduplicated, other opens may be
+        assert!(f.dedup_file_ops.contains(&file_op::OPEN));
+        let m = f.maps();
+        let seq_bit = 1u32 << (file_op::OPEN + vigil_sensor::filter::SEQ_SHIFT);
+        assert!(m.lpm.iter().any(|((_, k), v)| k == b"/tmp/" && v & seq_bit != 0));
         assert!(f.dedup_net.is_empty());
     }
 }

@@ -27,7 +27,11 @@ fn run(dir: &Path, cmd: &str, args: &[&str]) {
         .stderr(Stdio::piped())
         .output()
         .unwrap_or_else(|e| panic!("{cmd}: {e}"));
-    assert!(out.status.success(), "{cmd} {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Runs `work` under the agent with the built-in rules; fails on any medium-or-higher
@@ -41,14 +45,27 @@ fn assert_quiet(what: &str, work: impl FnOnce(&Path)) {
     let me = std::process::id() as u64;
     let ours = |v: &Value| {
         v["proc"]["pid"] == me
-            || v["ancestors"].as_array().is_some_and(|a| a.iter().any(|x| x["pid"] == me))
+            || v["ancestors"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x["pid"] == me))
     };
     let loud: Vec<String> = alerts(&lines)
         .into_iter()
         .filter(|v| ours(v) && MEDIUM_OR_HIGHER.contains(&str_of(&v["alert"]["priority"])))
-        .map(|v| format!("{} [{}]: {}", str_of(&v["alert"]["rule"]), str_of(&v["alert"]["priority"]), str_of(&v["alert"]["output"])))
+        .map(|v| {
+            format!(
+                "{} [{}]: {}",
+                str_of(&v["alert"]["rule"]),
+                str_of(&v["alert"]["priority"]),
+                str_of(&v["alert"]["output"])
+            )
+        })
         .collect();
-    assert!(loud.is_empty(), "{what} raised medium-or-higher alerts:\n{}", loud.join("\n"));
+    assert!(
+        loud.is_empty(),
+        "{what} raised medium-or-higher alerts:\n{}",
+        loud.join("\n")
+    );
     // and the agent was really watching: it decoded events from the workload
     assert!(summary["userspace"]["decode"]["decoded"]["exec"].as_u64().unwrap_or(0) > 0);
 }
@@ -58,8 +75,16 @@ fn building_and_running_a_c_project_is_quiet() {
     assert_quiet("c-project", |d| {
         std::fs::write(d.join("util.c"), "int twice(int x) { return 2 * x; }\n").unwrap();
         std::fs::write(d.join("util.h"), "int twice(int x);\n").unwrap();
-        std::fs::write(d.join("main.c"), "#include <stdio.h>\n#include \"util.h\"\nint main(void) { printf(\"%d\\n\", twice(21)); return 0; }\n").unwrap();
-        std::fs::write(d.join("Makefile"), "prog: main.o util.o\n\tcc -o prog main.o util.o\n%.o: %.c util.h\n\tcc -O2 -c $<\n").unwrap();
+        std::fs::write(
+            d.join("main.c"),
+            "#include <stdio.h>\n#include \"util.h\"\nint main(void) { printf(\"%d\\n\", twice(21)); return 0; }\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("Makefile"),
+            "prog: main.o util.o\n\tcc -o prog main.o util.o\n%.o: %.c util.h\n\tcc -O2 -c $<\n",
+        )
+        .unwrap();
         run(d, "make", &["-j2"]);
         run(d, "./prog", &[]);
         run(d, "make", &["-B", "-j2"]);
@@ -72,7 +97,11 @@ fn building_a_rust_project_is_quiet() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         run(d, &cargo, &["new", "--quiet", "--vcs", "none", "hello"]);
         // a build script: cargo compiles it, then runs what it just wrote
-        std::fs::write(d.join("hello/build.rs"), "fn main() { println!(\"cargo:rerun-if-changed=build.rs\"); }\n").unwrap();
+        std::fs::write(
+            d.join("hello/build.rs"),
+            "fn main() { println!(\"cargo:rerun-if-changed=build.rs\"); }\n",
+        )
+        .unwrap();
         let proj = d.join("hello");
         let target = d.join("target");
         let out = Command::new(&cargo)
@@ -80,10 +109,18 @@ fn building_a_rust_project_is_quiet() {
             .arg(&target)
             .current_dir(&proj)
             .env("HOME", d)
-            .env("CARGO_HOME", std::env::var("CARGO_HOME").unwrap_or_else(|_| format!("{}/.cargo", std::env::var("HOME").unwrap_or_default())))
+            .env(
+                "CARGO_HOME",
+                std::env::var("CARGO_HOME")
+                    .unwrap_or_else(|_| format!("{}/.cargo", std::env::var("HOME").unwrap_or_default())),
+            )
             .output()
             .expect("cargo build");
-        assert!(out.status.success(), "cargo build failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "cargo build failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         run(&proj, target.join("debug/hello").to_str().unwrap(), &[]);
     });
 }
@@ -105,15 +142,35 @@ fn git_init_commit_and_clone_are_quiet() {
 #[test]
 fn ssh_keygen_in_a_temp_dir_is_quiet() {
     assert_quiet("ssh-keygen", |d| {
-        run(d, "ssh-keygen", &["-q", "-t", "ed25519", "-N", "", "-f", d.join("id_ed25519").to_str().unwrap()]);
-        run(d, "ssh-keygen", &["-l", "-f", d.join("id_ed25519.pub").to_str().unwrap()]);
+        run(
+            d,
+            "ssh-keygen",
+            &[
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-f",
+                d.join("id_ed25519").to_str().unwrap(),
+            ],
+        );
+        run(
+            d,
+            "ssh-keygen",
+            &["-l", "-f", d.join("id_ed25519.pub").to_str().unwrap()],
+        );
     });
 }
 
 #[test]
 fn python_running_a_script_file_is_quiet() {
     assert_quiet("python-script", |d| {
-        std::fs::write(d.join("job.py"), "import json, os\nprint(json.dumps({'cwd': os.getcwd(), 'n': sum(range(10))}))\n").unwrap();
+        std::fs::write(
+            d.join("job.py"),
+            "import json, os\nprint(json.dumps({'cwd': os.getcwd(), 'n': sum(range(10))}))\n",
+        )
+        .unwrap();
         run(d, python(), &["job.py"]);
     });
 }
