@@ -143,8 +143,10 @@ fn summary_never_drops_a_matching_event() {
 #[test]
 fn an_and_keeps_the_side_admitting_fewer_paths() {
     // one basename against one top-level prefix: the basename is far narrower
-    let y = r("a", "evt.type = openat and fd.name startswith /proc/ and fd.filename = environ")
-        + &r("b", "evt.type = open and fd.name glob '/proc/[0-9]*/environ'");
+    let y = r(
+        "a",
+        "evt.type = openat and fd.name startswith /proc/ and fd.filename = environ",
+    ) + &r("b", "evt.type = open and fd.name glob '/proc/[0-9]*/environ'");
     let i = rules(&y).file_interest();
     let (e, p, b, s) = paths(i.for_type("openat"));
     assert!(e.is_empty() && p.is_empty() && s.is_empty());

@@ -338,7 +338,9 @@ impl KernelFilter {
                 (None, _) => {
                     dedup_file_ops.insert(op);
                 }
-                (Some(OpFilter::Paths(p)), Some(OpFilter::Paths(_))) if p.basenames.is_empty() && p.suffixes.is_empty() => {
+                (Some(OpFilter::Paths(p)), Some(OpFilter::Paths(_)))
+                    if p.basenames.is_empty() && p.suffixes.is_empty() =>
+                {
                     dedup_file_ops.insert(op);
                     sequence_paths.insert(op, p.clone());
                 }
@@ -403,7 +405,12 @@ impl KernelFilter {
         }
         for (&op, p) in &self.sequence_paths {
             let bit = 1u32 << (op + SEQ_SHIFT);
-            for key in p.exact.iter().map(|e| exact_key(e)).chain(p.prefixes.iter().map(|x| prefix_key(x))) {
+            for key in p
+                .exact
+                .iter()
+                .map(|e| exact_key(e))
+                .chain(p.prefixes.iter().map(|x| prefix_key(x)))
+            {
                 *m.lpm.entry(key).or_default() |= bit;
             }
         }

@@ -23,7 +23,7 @@ pub struct Agent {
     stderr_lines: std::sync::Arc<Mutex<Vec<String>>>,
     pub ready_line: String,
     _dir: TempDir,
-    _guard: MutexGuard<'static, ()>,
+    _guard: Option<MutexGuard<'static, ()>>,
 }
 
 pub struct TempDir(pub PathBuf);
@@ -58,9 +58,20 @@ pub fn vigil_bin() -> &'static str {
 }
 
 impl Agent {
-    /// Starts `vigil run --events` with extra arguments and waits until it is ready.
+    /// Starts `vigil run` with extra arguments and waits until it is ready.
     pub fn start(extra: &[&str]) -> Agent {
         let guard = AGENT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        Agent::launch(extra, Some(guard))
+    }
+
+    /// Two agents watching the host at the same time (to compare how they report the same actions).
+    pub fn start_pair(a: &[&str], b: &[&str]) -> (Agent, Agent) {
+        let guard = AGENT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let first = Agent::launch(a, Some(guard));
+        (first, Agent::launch(b, None))
+    }
+
+    fn launch(extra: &[&str], guard: Option<MutexGuard<'static, ()>>) -> Agent {
         let dir = TempDir::new("agent");
         let output = dir.path().join("events.jsonl");
         let mut child = Command::new(vigil_bin())
@@ -68,6 +79,8 @@ impl Agent {
             .arg("--output")
             .arg(&output)
             .args(["--stats-interval", "0"])
+            .arg("--stats-file")
+            .arg(dir.path().join("stats.json"))
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -138,6 +151,11 @@ impl Agent {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// The statistics file `vigil stats` reads.
+    pub fn stats_file(&self) -> PathBuf {
+        self._dir.path().join("stats.json")
     }
 
     pub fn stderr(&self) -> Vec<String> {

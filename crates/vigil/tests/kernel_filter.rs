@@ -1,0 +1,307 @@
+//! The kernel-side filter never changes which alerts fire.
+//!
+//! Two agents watch the host at the same time: one as shipped (the rules' interest
+//! filters and deduplicates in the kernel), one with `--no-kernel-filter` (every event
+//! crosses). A detached runner then does attack-shaped things from every rule family,
+//! plus repetitions the filter deduplicates and near misses it drops. Both agents must
+//! raise the same alerts (rule, process, file) for the runner's processes, and the
+//! first must really have filtered and deduplicated.
+//!
+//! Needs root and eBPF, like every agent test: it fails, never skips, without them.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{assert_kernel_accounting, hook_counts, Agent, TempDir};
+use serde_json::Value;
+
+const PY: &str = "/usr/bin/python3";
+
+/// Runs shell lines read from a FIFO, detached from the test (its parent is init, not
+/// cargo, whose build-tool lineage the rules rightly trust).
+const RUNNER: &str = r#"
+import os, subprocess, sys
+fifo, done = sys.argv[1], sys.argv[2]
+if os.fork() > 0:
+    os._exit(0)
+os.setsid()
+if os.fork() > 0:
+    os._exit(0)
+with open(done + ".pid.tmp", "w") as f:
+    f.write(str(os.getpid()))
+os.rename(done + ".pid.tmp", done + ".pid")
+with open(fifo) as cmds:
+    for i, line in enumerate(cmds):
+        try:
+            subprocess.run(["/bin/sh", "-c", line], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=60)
+        finally:
+            open("%s.%d" % (done, i), "w").close()
+"#;
+
+struct Runner {
+    dir: TempDir,
+    pid: u32,
+    fifo: Option<std::fs::File>,
+    sent: usize,
+}
+
+impl Runner {
+    /// Started before the agents, so their /proc snapshot knows it with its real parent.
+    fn start() -> Runner {
+        assert!(
+            Path::new(PY).exists(),
+            "{PY} is needed (scripts/setup.sh installs python3)"
+        );
+        let dir = TempDir::new("filter-eq");
+        let fifo = dir.path().join("cmds");
+        let status = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+        assert!(status.success(), "mkfifo failed");
+        let status = Command::new(PY)
+            .args(["-c", RUNNER])
+            .arg(&fifo)
+            .arg(dir.path().join("done"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("start the runner");
+        assert!(status.success(), "the runner did not start");
+        let pid_file = dir.path().join("done.pid");
+        let pid = wait_until("the runner's pid", || {
+            std::fs::read_to_string(&pid_file)
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+        });
+        wait_until("the runner to be reparented", || {
+            (ppid(pid) != std::process::id()).then_some(())
+        });
+        Runner {
+            dir,
+            pid,
+            fifo: None,
+            sent: 0,
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs one shell line and waits until it is done.
+    fn run(&mut self, line: &str) {
+        assert!(!line.contains('\n'), "one line per scenario");
+        if self.fifo.is_none() {
+            self.fifo = Some(
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(self.path().join("cmds"))
+                    .expect("fifo"),
+            );
+        }
+        let f = self.fifo.as_mut().expect("fifo open");
+        writeln!(f, "{line}").expect("send to the runner");
+        f.flush().expect("flush");
+        let done: PathBuf = self.path().join(format!("done.{}", self.sent));
+        self.sent += 1;
+        wait_until(&format!("scenario `{line}`"), || done.exists().then_some(()));
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        self.fifo = None; // end of input: the runner exits
+                          // SAFETY: kill with the pid of the runner this test started.
+        unsafe { libc::kill(self.pid as i32, libc::SIGKILL) };
+    }
+}
+
+fn ppid(pid: u32) -> u32 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .unwrap_or_default()
+        .rsplit(')')
+        .next()
+        .and_then(|r| r.split_whitespace().nth(1))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0)
+}
+
+fn wait_until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Files outside the temp dir that scenarios create; removed whatever happens.
+struct Cleanup(Vec<PathBuf>);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = std::fs::remove_dir_all(p);
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// (rule, pid, file) of every alert for the runner's processes.
+fn alert_keys(lines: &[Value], runner: u32) -> BTreeSet<(String, u64, String)> {
+    lines
+        .iter()
+        .filter(|v| v["alert"].is_object())
+        .filter(|v| {
+            v["proc"]["pid"] == runner
+                || v["ancestors"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|x| x["pid"] == runner))
+        })
+        .map(|v| {
+            (
+                v["alert"]["rule"].as_str().unwrap_or("").to_string(),
+                v["proc"]["pid"].as_u64().unwrap_or(0),
+                v["fd"]["name"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn kernel_filtering_and_dedup_do_not_change_alerts() {
+    let mut runner = Runner::start();
+    let nonce = format!("vigil-eq-{}", std::process::id());
+    let home = PathBuf::from(format!("/home/{nonce}"));
+    let cron = format!("/etc/cron.d/{nonce}");
+    let sudoers = format!("/etc/sudoers.d/{nonce}");
+    let _cleanup = Cleanup(vec![home.clone(), cron.clone().into(), sudoers.clone().into()]);
+    let t = runner.path().display().to_string();
+    let h = home.display().to_string();
+
+    let (filtered, unfiltered) = Agent::start_pair(&[], &["--no-kernel-filter"]);
+
+    let scenarios = [
+        // credential access: an exact path, read once and then fifty times (deduplicated)
+        "cat /etc/shadow > /dev/null".to_string(),
+        format!("{PY} -c 'for i in range(50): open(\"/etc/shadow\").read()'"),
+        // another process's environment: a glob the filter keeps by its tail
+        format!("{PY} -c 'open(\"/proc/1/environ\").read()'"),
+        // drop and execute, then the setuid bit on the dropped file (chmod: every event)
+        format!("cp /bin/true {t}/dropped && {t}/dropped && chmod u+s {t}/dropped"),
+        // a reverse shell on loopback
+        format!(
+            "{PY} -c \"import socket,subprocess;l=socket.socket();l.bind(('127.0.0.1',0));l.listen();\
+             p=l.getsockname()[1];subprocess.Popen(['bash','-c','exec 3<>/dev/tcp/127.0.0.1/%d; exec 0<&3 1>&3; \
+             exec sh -c true' % p]).wait()\""
+        ),
+        // persistence: a home's authorized_keys written, then another renamed into place
+        format!("mkdir -p {h}/.ssh && echo key >> {h}/.ssh/authorized_keys"),
+        format!("echo key > {t}/k && mv {t}/k {h}/.ssh/authorized_keys2"),
+        format!("echo '# {nonce}' > {cron} && rm -f {cron}"),
+        format!("echo '# {nonce}' > {sudoers} && rm -f {sudoers}"),
+        format!("{PY} -c 'open(\"/etc/passwd\", \"a\").close()'"),
+        // defense evasion: history truncated, removed, linked to /dev/null (basenames)
+        format!("echo x > {h}/.bash_history && : > {h}/.bash_history && rm {h}/.bash_history"),
+        format!("ln -sf /dev/null {h}/.bash_history"),
+        // a binary deleting itself while it runs (a kernel finding)
+        format!("cp /bin/sleep {t}/selfdel && ({t}/selfdel 1 & sleep 0.3; rm {t}/selfdel; wait)"),
+        // a sequence: a FIFO in /tmp opened, then a relay exec'd by the same process
+        format!("mkfifo {t}/f && sh -c 'exec 3<>{t}/f; exec nc -z 127.0.0.1 9'"),
+        // near misses the filter drops: ordinary reads and writes in ordinary places
+        format!("cat /etc/hostname > /dev/null && echo x > {t}/plain && cat {t}/plain > /dev/null"),
+    ];
+    for s in &scenarios {
+        runner.run(s);
+    }
+    // every record is delivered within a few milliseconds; the stop drains the rest
+    std::thread::sleep(Duration::from_millis(1500));
+    let (with_filter, summary_on) = filtered.stop();
+    let (without_filter, summary_off) = unfiltered.stop();
+
+    let on = alert_keys(&with_filter, runner.pid);
+    let off = alert_keys(&without_filter, runner.pid);
+    let only_on: Vec<_> = on.difference(&off).collect();
+    let only_off: Vec<_> = off.difference(&on).collect();
+    assert!(
+        only_on.is_empty() && only_off.is_empty(),
+        "the kernel filter changed the alerts.\nonly with the filter: {only_on:#?}\nonly without: {only_off:#?}"
+    );
+    let rules: BTreeSet<&str> = on.iter().map(|(r, _, _)| r.as_str()).collect();
+    assert!(
+        rules.len() >= 8,
+        "the scenarios should raise alerts from many rules for the comparison to mean something; got {rules:#?}"
+    );
+
+    // the first agent really filtered and deduplicated; the second did neither
+    let open_on = hook_counts(&summary_on, "open");
+    assert!(
+        open_on["filtered"].as_u64().unwrap_or(0) > 0,
+        "nothing filtered: {open_on}"
+    );
+    assert!(
+        open_on["deduped"].as_u64().unwrap_or(0) >= 40,
+        "fifty reads of /etc/shadow should be deduplicated: {open_on}"
+    );
+    let open_off = hook_counts(&summary_off, "open");
+    assert_eq!(open_off["filtered"], 0, "{open_off}");
+    assert_eq!(open_off["deduped"], 0, "{open_off}");
+    assert!(
+        open_off["sent"].as_u64().unwrap_or(0) > open_on["sent"].as_u64().unwrap_or(0),
+        "the unfiltered agent should receive more: {open_off} vs {open_on}"
+    );
+    assert_eq!(summary_on["kernel_filter"], true);
+    assert_eq!(summary_off["kernel_filter"], false);
+    assert_kernel_accounting(&summary_on);
+    assert_kernel_accounting(&summary_off);
+}
+
+#[test]
+fn vigil_stats_shows_what_the_kernel_filtered_and_rules_explain_shows_the_filter() {
+    let agent = Agent::start(&[]);
+    // a file no rule cares about, opened many times: filtered in the kernel
+    for _ in 0..200 {
+        let _ = std::fs::read("/etc/hostname");
+    }
+    let stats = agent.stats_file();
+    let out = wait_until("vigil stats to show filtered opens", || {
+        let out = Command::new(common::vigil_bin())
+            .args(["stats", "--file"])
+            .arg(&stats)
+            .output()
+            .expect("run vigil stats");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let open = text.lines().find(|l| l.starts_with("open "))?;
+        let filtered: u64 = open.split_whitespace().nth(2)?.parse().ok()?;
+        (out.status.success() && filtered >= 200).then_some(text)
+    });
+    assert!(out.contains("kernel filter on"), "{out}");
+    assert!(out.contains("lost per CPU"), "{out}");
+    let (_, _) = agent.stop();
+    // the agent removes its stats file when it stops; `vigil stats` then says so
+    let out = Command::new(common::vigil_bin())
+        .args(["stats", "--file"])
+        .arg(&stats)
+        .output()
+        .expect("run vigil stats");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is `vigil run` running"));
+
+    let out = Command::new(common::vigil_bin())
+        .args(["rules", "explain"])
+        .output()
+        .expect("run vigil rules explain");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(text.contains("open          only paths of interest"), "{text}");
+    assert!(text.contains("/etc/shadow"), "{text}");
+    assert!(!text.contains("/etc/hostname"), "{text}");
+    assert!(text.contains("Deduplication: the same event"), "{text}");
+}
