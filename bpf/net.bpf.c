@@ -375,6 +375,22 @@ int BPF_PROG(exit_socket, struct pt_regs *regs, long ret)
 	q.s.family = SC_ARG0(regs);
 	q.s.type = SC_ARG1(regs) & 0xf;
 	q.s.protocol = SC_ARG2(regs);
+	/* the same program creating the same kind of socket: once per window */
+	struct net_dedup_key dk = {
+		.tgid = bpf_get_current_pid_tgid() >> 32,
+		.uid = (__u32)bpf_get_current_uid_gid(),
+		.op = VIGIL_NET_SOCKET,
+		.family = q.s.family,
+		.port = q.s.protocol,
+		.type = q.s.type,
+		.ret = ret < 0 ? ret : 0,
+	};
+	if (!net_record_wanted(VIGIL_NET_SOCKET, VIGIL_HOOK_SOCKET))
+		return 0;
+	if (dedup_hit(&net_dedup, &dk, dk.tgid, false, VIGIL_NET_SOCKET)) {
+		stat_hook(VIGIL_HOOK_SOCKET, VIGIL_STAT_DEDUPED);
+		return 0;
+	}
 	return net_emit(&q);
 }
 
@@ -437,9 +453,10 @@ int BPF_PROG(exit_connect, struct pt_regs *regs, long ret)
 		q.names = true;
 	}
 	/* the same program connecting to the same peer with the same outcome: once per window */
-	struct connect_dedup_key dk = {
+	struct net_dedup_key dk = {
 		.tgid = bpf_get_current_pid_tgid() >> 32,
 		.uid = (__u32)bpf_get_current_uid_gid(),
+		.op = VIGIL_NET_CONNECT,
 		.family = family,
 		.port = port,
 		.ret = ret,
@@ -447,7 +464,8 @@ int BPF_PROG(exit_connect, struct pt_regs *regs, long ret)
 	__builtin_memcpy(dk.addr, addr, 16);
 	if (!net_record_wanted(VIGIL_NET_CONNECT, VIGIL_HOOK_CONNECT))
 		; /* counted as filtered */
-	else if ((family == AF_INET_VAL || family == AF_INET6_VAL) && dedup_hit(&connect_dedup, &dk, dk.tgid, false, VIGIL_NET_CONNECT))
+	else if ((family == AF_INET_VAL || family == AF_INET6_VAL) &&
+		 dedup_hit(&net_dedup, &dk, dk.tgid, false, VIGIL_NET_CONNECT))
 		stat_hook(VIGIL_HOOK_CONNECT, VIGIL_STAT_DEDUPED);
 	else
 		net_emit(&q);

@@ -228,13 +228,15 @@ struct file_dedup_key {
 	__s64 ret_class; /* 0 on success, else -errno */
 };
 
-/* The same for connect(): the peer as asked for, and the outcome. */
-struct connect_dedup_key {
+/* The same for network calls: connect() to a peer as asked for, socket() of a kind, and the outcome. */
+struct net_dedup_key {
 	__u32 tgid;
 	__u32 uid;
+	__u16 op;     /* vigil_net_op */
 	__u16 family;
-	__u16 port;
-	__s32 ret;
+	__u16 port;   /* connect: the peer's; socket: the protocol */
+	__u16 type;   /* socket: the type */
+	__s32 ret;    /* 0 or -errno (a new fd counts as 0) */
 	__u8 addr[16];
 };
 
@@ -255,9 +257,9 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
-	__type(key, struct connect_dedup_key);
+	__type(key, struct net_dedup_key);
 	__type(value, struct dedup_val);
-} connect_dedup SEC(".maps") __weak;
+} net_dedup SEC(".maps") __weak;
 
 /*
  * Rules that follow a sequence of events within a time window need every repetition

@@ -347,7 +347,7 @@ impl KernelFilter {
                 _ => {}
             }
         }
-        let dedup_net = [net_op::CONNECT]
+        let dedup_net = [net_op::CONNECT, net_op::SOCKET]
             .into_iter()
             .filter(|b| {
                 NET_EVENT_TYPES
