@@ -286,10 +286,11 @@ r, w = os.pipe()
 mid = os.fork()
 if mid == 0:
     os.close(r)
+    me = os.getpid()
     pid = os.fork()
     if pid == 0:
         os.close(w)
-        while os.getppid() == mid:
+        while os.getppid() == me:
             time.sleep(0.005)
         fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         null = os.open('/dev/null', os.O_RDONLY)
@@ -317,7 +318,13 @@ while alive():
 
 fn detached(argv: &[&str]) -> (u32, String) {
     let out_file = Path::new("/tmp").join(unique("detached-out"));
+    // the environment of a login shell, not cargo's (which is larger than the 2 KiB the
+    // kernel keeps of it, and carries a build's LD_LIBRARY_PATH)
     let out = Command::new(py())
+        .env_clear()
+        .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("HOME", std::env::var("HOME").unwrap_or_else(|_| "/root".into()))
+        .env("LANG", "C.UTF-8")
         .arg("-c")
         .arg(DETACH)
         .arg(&out_file)
