@@ -286,10 +286,11 @@ r, w = os.pipe()
 mid = os.fork()
 if mid == 0:
     os.close(r)
+    me = os.getpid()
     pid = os.fork()
     if pid == 0:
         os.close(w)
-        while os.getppid() == mid:
+        while os.getppid() == me:
             time.sleep(0.005)
         fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         null = os.open('/dev/null', os.O_RDONLY)
@@ -317,7 +318,13 @@ while alive():
 
 fn detached(argv: &[&str]) -> (u32, String) {
     let out_file = Path::new("/tmp").join(unique("detached-out"));
+    // the environment of a login shell, not cargo's (which is larger than the 2 KiB the
+    // kernel keeps of it, and carries a build's LD_LIBRARY_PATH)
     let out = Command::new(py())
+        .env_clear()
+        .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("HOME", std::env::var("HOME").unwrap_or_else(|_| "/root".into()))
+        .env("LANG", "C.UTF-8")
         .arg("-c")
         .arg(DETACH)
         .arg(&out_file)
@@ -447,6 +454,33 @@ fn socat_exec_shell_is_detected() {
         "{}",
         output(&a)
     );
+
+    // the bind-shell form: socat listens, the "attacker" connects and sends a command
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let bind = std::thread::spawn({
+        let socat = socat.clone();
+        move || {
+            detached(&[
+                &socat,
+                &format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr"),
+                "EXEC:/bin/sh",
+            ])
+        }
+    });
+    let deadline = Instant::now() + WAIT;
+    let mut conn = loop {
+        match std::net::TcpStream::connect(("127.0.0.1", port)) {
+            Ok(c) => break c,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "the bind shell never listened: {e}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    };
+    conn.write_all(b"exit\n").unwrap();
+    let (pid, _) = bind.join().unwrap();
+    let a = wait_alert(&agent, "Shell spawned by a network relay", |a| in_tree(a, pid));
+    check(&a, "CRITICAL", "T1059.004", &format!("TCP-LISTEN:{port}"));
 }
 
 #[test]
@@ -958,6 +992,10 @@ fn namespace_tools_and_setns_outside_runtimes_are_detected() {
 fn near_misses_of_the_execution_rules_stay_quiet() {
     which("cc");
     which("curl");
+    // the toolchain's own cargo (not rustup's proxy, which needs the user's environment)
+    let cargo = PathBuf::from(std::env::var("CARGO").unwrap_or_else(|_| which("cargo")));
+    let cargo_home = std::env::var("CARGO_HOME")
+        .unwrap_or_else(|_| format!("{}/.cargo", std::env::var("HOME").unwrap_or_else(|_| "/root".into())));
     let dir = tmp_dir("nearmiss");
     std::fs::write(dir.path().join("hello.c"), "int main(void) { return 0; }\n").unwrap();
     let agent = Agent::start(&["--events"]);
@@ -971,6 +1009,9 @@ fn near_misses_of_the_execution_rules_stay_quiet() {
          cd {dir}\n\
          # a program compiled in a temp dir and run at once (what every build and test does)\n\
          cc -o hello hello.c && ./hello\n\
+         # a Rust program built with cargo (linked by rust-lld) and run outside cargo\n\
+         CARGO_HOME={cargo_home} RUSTC={rustc} {cargo} new --quiet --vcs none rusty\n\
+         (cd rusty && CARGO_HOME={cargo_home} RUSTC={rustc} {cargo} build --quiet --offline) && ./rusty/target/debug/rusty\n\
          # a port probe through bash's /dev/tcp: a socket on stdout, never on stdin\n\
          bash -c 'echo ping > /dev/tcp/127.0.0.1/{port}'\n\
          # ldd runs the dynamic loader itself\n\
@@ -990,6 +1031,9 @@ fn near_misses_of_the_execution_rules_stay_quiet() {
          echo done\n",
         dir = dir.path().display(),
         py = py(),
+        cargo = cargo.display(),
+        rustc = cargo.with_file_name("rustc").display(),
+        cargo_home = cargo_home,
     );
     let (pid, out) = detached_sh(&script);
     assert!(out.contains("done"), "the benign script failed: {out}");
@@ -998,7 +1042,7 @@ fn near_misses_of_the_execution_rules_stay_quiet() {
     std::thread::sleep(Duration::from_millis(300));
     let lines = agent.lines();
     // the actions were seen
-    for name in ["hello", "ldd", "curl", "passwd"] {
+    for name in ["hello", "rusty", "ldd", "curl", "passwd"] {
         assert!(
             lines
                 .iter()
