@@ -95,6 +95,17 @@ enum Cmd {
 }
 
 fn main() -> Result<()> {
+    let r = real_main();
+    if let Err(e) = &r {
+        if sys::interrupted() && e.chain().any(|c| c.to_string() == "interrupted") {
+            eprintln!("vigil-bench: interrupted ({e:#}); agents stopped, audit state restored");
+            std::process::exit(130);
+        }
+    }
+    r
+}
+
+fn real_main() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Rules { events, falco_rules } => rules_bench::run(events, Some(&falco_rules)),
         Cmd::Latency { rounds, vigil } => {

@@ -102,7 +102,7 @@ pub fn run(o: Opts) -> Result<()> {
     let ctx = Ctx::new(o.vigil.clone(), tmp.0.clone(), &o.configs)?;
     // If auditd runs: a sentinel restores the audit state however this process ends.
     let _sentinel = if o.configs.contains(&Config::Auditd) {
-        peers::recover_audit_state()?;
+        peers::recover_audit_state("a previous run did not restore the audit state")?;
         Some(SentinelGuard(peers::spawn_sentinel()?))
     } else {
         None

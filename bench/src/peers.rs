@@ -659,10 +659,10 @@ fn stop_foreign_daemon(pid: u32, dir: &Path) {
 }
 
 /// Restores what a previous bench run left behind if it died while auditd ran.
-pub fn recover_audit_state() -> Result<()> {
+pub fn recover_audit_state(why: &str) -> Result<()> {
     let Ok(text) = std::fs::read(AUDIT_STATE_FILE) else { return Ok(()) };
     let st: AuditState = serde_json::from_slice(&text).with_context(|| format!("parsing {AUDIT_STATE_FILE}"))?;
-    eprintln!("auditd: restoring the audit state a previous run left behind ({AUDIT_STATE_FILE})");
+    eprintln!("vigil-bench: {why}: restoring the audit state saved in {AUDIT_STATE_FILE}");
     st.restore(None).map(|_| ())
 }
 
@@ -677,7 +677,7 @@ pub fn sentinel() -> Result<()> {
     }
     let mut buf = [0u8; 64];
     while std::io::stdin().read(&mut buf).map(|n| n > 0).unwrap_or(false) {}
-    recover_audit_state()
+    recover_audit_state("the bench ended without restoring the audit state")
 }
 
 pub fn spawn_sentinel() -> Result<std::process::Child> {
