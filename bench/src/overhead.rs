@@ -464,7 +464,8 @@ fn print_tables(o: &Opts, rows: &[Row], idle: Option<&IdleCost>, targets: &[Targ
     println!("{head}\n{sep}");
     for &w in &o.workloads {
         let Some(b) = row(rows, Config::Baseline, w) else { continue };
-        let mut line = format!("| {w} | {} {} |", thousands(b.throughput), w.unit());
+        let base = if b.throughput < 100.0 { format!("{:.2}", b.throughput) } else { thousands(b.throughput) };
+        let mut line = format!("| {w} | {base} {} |", w.unit());
         for &c in &others {
             line += &format!(" {} |", opt(row(rows, c, w), |r| format!("{:.3}", r.ratio)));
         }

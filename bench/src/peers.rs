@@ -276,6 +276,11 @@ impl VigilSession {
         'ready: loop {
             for l in stderr.poll() {
                 if l.starts_with("ready") {
+                    // "ready: 28/28 hooks attached, ...": a hook missing makes the comparison unfair.
+                    let n = l.split_whitespace().nth(1).and_then(|x| x.split_once('/'));
+                    if let Some((a, b)) = n.filter(|(a, b)| a != b) {
+                        eprintln!("vigil-bench: WARNING: vigil ({config}): only {a} of {b} hooks attached: {l}");
+                    }
                     break 'ready;
                 }
             }
