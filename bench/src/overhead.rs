@@ -89,7 +89,11 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
     }
     v.sort_by(|a, b| a.total_cmp(b));
     let n = v.len();
-    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
 }
 
 pub fn run(o: Opts) -> Result<()> {
@@ -116,7 +120,10 @@ pub fn run(o: Opts) -> Result<()> {
     let meta = meta(&o, &ctx);
 
     let idle = if o.idle_secs > 0.0 && o.configs.iter().any(|c| c.is_vigil()) {
-        eprintln!("idle: vigil run (default rules), 2 s to settle, then {} s...", o.idle_secs);
+        eprintln!(
+            "idle: vigil run (default rules), 2 s to settle, then {} s...",
+            o.idle_secs
+        );
         let i = peers::measure_idle(&ctx, Duration::from_secs(2), Duration::from_secs_f64(o.idle_secs))
             .context("idle measurement of vigil (default rules)")?;
         eprintln!("idle: {:.2} % CPU, RSS {:.1} MiB", i.cpu_pct, i.rss_mib);
@@ -223,17 +230,8 @@ fn one_run(
 /// how it ended with its stdout and stderr.
 fn run_workload(cmd: Command) -> Result<(sys::Exit, String, String)> {
     let mut child = sys::Managed::spawn(cmd, "workload", libc::SIGKILL)?;
-    let read = |r: Option<Box<dyn std::io::Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut s = String::new();
-            if let Some(mut r) = r {
-                let _ = r.read_to_string(&mut s);
-            }
-            s
-        })
-    };
-    let out = read(child.child.stdout.take().map(|r| Box::new(r) as Box<dyn std::io::Read + Send>));
-    let err = read(child.child.stderr.take().map(|r| Box::new(r) as Box<dyn std::io::Read + Send>));
+    let out = read_all(child.child.stdout.take());
+    let err = read_all(child.child.stderr.take());
     let exit = loop {
         if let Some(e) = child.exited() {
             break e;
@@ -248,6 +246,16 @@ fn run_workload(cmd: Command) -> Result<(sys::Exit, String, String)> {
     // Anything the workload left in its group (make's children) goes with it.
     child.signal_group(libc::SIGKILL);
     Ok((exit, out.join().unwrap_or_default(), err.join().unwrap_or_default()))
+}
+
+fn read_all<R: std::io::Read + Send + 'static>(r: Option<R>) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(mut r) = r {
+            let _ = r.read_to_string(&mut s);
+        }
+        s
+    })
 }
 
 fn progress(s: &Sample, runs: usize) {
@@ -279,8 +287,9 @@ fn summarize(o: &Opts, samples: &[Sample]) -> Vec<Row> {
         let base = median(of(Config::Baseline).map(|s| s.throughput).collect()).unwrap_or(f64::NAN);
         for &c in &o.configs {
             let tp = median(of(c).map(|s| s.throughput).collect()).unwrap_or(f64::NAN);
-            let agents: Vec<(&AgentCost, f64)> =
-                of(c).filter_map(|s| s.agent.as_ref().map(|a| (a, s.wall_secs))).collect();
+            let agents: Vec<(&AgentCost, f64)> = of(c)
+                .filter_map(|s| s.agent.as_ref().map(|a| (a, s.wall_secs)))
+                .collect();
             let am = |f: &dyn Fn(&AgentCost) -> f64| median(agents.iter().map(|(a, _)| f(a)).collect());
             let has_agent = !agents.is_empty();
             let probes: Vec<&ProbeOutcome> = of(c).filter_map(|s| s.probe.as_ref()).collect();
@@ -301,9 +310,16 @@ fn summarize(o: &Opts, samples: &[Sample]) -> Vec<Row> {
                 slowdown_pct: (1.0 - tp / base) * 100.0,
                 cpu_secs: am(&|a| a.cpu_secs + a.kernel_thread_cpu_secs),
                 cpu_pct_of_core: median(
-                    agents.iter().map(|(a, wall)| (a.cpu_secs + a.kernel_thread_cpu_secs) / wall * 100.0).collect(),
+                    agents
+                        .iter()
+                        .map(|(a, wall)| (a.cpu_secs + a.kernel_thread_cpu_secs) / wall * 100.0)
+                        .collect(),
                 ),
-                kernel_thread_cpu_secs: if c == Config::Auditd { am(&|a| a.kernel_thread_cpu_secs) } else { None },
+                kernel_thread_cpu_secs: if c == Config::Auditd {
+                    am(&|a| a.kernel_thread_cpu_secs)
+                } else {
+                    None
+                },
                 peak_rss_mib: agents.iter().map(|(a, _)| a.peak_rss_mib).reduce(f64::max),
                 events_seen: if agents.iter().all(|(a, _)| a.events_seen.is_some()) {
                     am(&|a| a.events_seen.unwrap_or(0) as f64)
@@ -313,7 +329,11 @@ fn summarize(o: &Opts, samples: &[Sample]) -> Vec<Row> {
                 events_delivered: am(&|a| a.events_delivered as f64),
                 events_lost_total: has_agent.then(|| agents.iter().map(|(a, _)| a.events_lost).sum()),
                 events_lost_max: agents.iter().map(|(a, _)| a.events_lost).max(),
-                alerts_written: if c.alerts() { am(&|a| a.alerts_written.unwrap_or(0) as f64) } else { None },
+                alerts_written: if c.alerts() {
+                    am(&|a| a.alerts_written.unwrap_or(0) as f64)
+                } else {
+                    None
+                },
                 alerts_suppressed_total: c
                     .alerts()
                     .then(|| agents.iter().map(|(a, _)| a.alerts_suppressed.unwrap_or(0)).sum()),
@@ -360,7 +380,12 @@ fn targets(o: &Opts, rows: &[Row], idle: Option<&IdleCost>) -> Vec<Target> {
             .workloads
             .iter()
             .filter_map(|&w| row(rows, Config::Vigil, w))
-            .map(|r| (r.slowdown_pct <= MAX_SLOWDOWN_PCT, format!("{} {:.1}%", r.workload, r.slowdown_pct)))
+            .map(|r| {
+                (
+                    r.slowdown_pct <= MAX_SLOWDOWN_PCT,
+                    format!("{} {:.1}%", r.workload, r.slowdown_pct),
+                )
+            })
             .collect();
         t.push(Target {
             target: format!("vigil slowdown <= {MAX_SLOWDOWN_PCT}% on every workload"),
@@ -395,10 +420,17 @@ fn targets(o: &Opts, rows: &[Row], idle: Option<&IdleCost>) -> Vec<Target> {
             t.push(Target {
                 target: format!("{c}: zero alerts lost on every workload"),
                 pass: lost == 0 && actions > 0,
-                detail: format!("{lost} of {actions} probe alerts lost; events lost (all runs): {}", ev.join(", ")),
+                detail: format!(
+                    "{lost} of {actions} probe alerts lost; events lost (all runs): {}",
+                    ev.join(", ")
+                ),
             });
         }
-        let rss = o.workloads.iter().filter_map(|&w| row(rows, Config::Vigil, w)?.peak_rss_mib).reduce(f64::max);
+        let rss = o
+            .workloads
+            .iter()
+            .filter_map(|&w| row(rows, Config::Vigil, w)?.peak_rss_mib)
+            .reduce(f64::max);
         if let Some(rss) = rss {
             t.push(Target {
                 target: format!("vigil peak RSS < {MAX_RSS_MIB} MiB (default rules)"),
@@ -463,8 +495,14 @@ fn print_tables(o: &Opts, rows: &[Row], idle: Option<&IdleCost>, targets: &[Targ
     }
     println!("{head}\n{sep}");
     for &w in &o.workloads {
-        let Some(b) = row(rows, Config::Baseline, w) else { continue };
-        let base = if b.throughput < 100.0 { format!("{:.2}", b.throughput) } else { thousands(b.throughput) };
+        let Some(b) = row(rows, Config::Baseline, w) else {
+            continue;
+        };
+        let base = if b.throughput < 100.0 {
+            format!("{:.2}", b.throughput)
+        } else {
+            thousands(b.throughput)
+        };
         let mut line = format!("| {w} | {base} {} |", w.unit());
         for &c in &others {
             line += &format!(" {} |", opt(row(rows, c, w), |r| format!("{:.3}", r.ratio)));
@@ -481,6 +519,14 @@ fn print_tables(o: &Opts, rows: &[Row], idle: Option<&IdleCost>, targets: &[Targ
         println!("{line}");
     }
 
+    println!(
+        "\nEvery configuration, baseline included, runs the workload alongside the same probe (`sh -c '{}'` \
+         every {} ms). Workloads: open = open/read/close of /etc/hostname; fork-exec = spawn /bin/true; connect = \
+         loopback TCP connect, the listener accepts and closes; make = `make clean && make -j2` of a generated C \
+         project (150 files, -O0 -g).",
+        crate::probe::PROBE_SCRIPT,
+        o.probe_interval.as_millis()
+    );
     println!("\n## What each agent cost and lost (median per workload run; lost: sum over all runs)\n");
     println!("| config | workload | CPU s | CPU % of a core | peak RSS MiB | events seen in kernel | events delivered | events lost |");
     println!("|---|---|---|---|---|---|---|---|");
@@ -550,21 +596,29 @@ fn print_tables(o: &Opts, rows: &[Row], idle: Option<&IdleCost>, targets: &[Targ
         println!("| target | result | detail |");
         println!("|---|---|---|");
         for t in targets {
-            println!("| {} | {} | {} |", t.target, if t.pass { "pass" } else { "**miss**" }, t.detail);
+            println!(
+                "| {} | {} | {} |",
+                t.target,
+                if t.pass { "pass" } else { "**miss**" },
+                t.detail
+            );
         }
     }
 }
 
 fn meta(o: &Opts, ctx: &Ctx) -> serde_json::Value {
     let cmd_out = |prog: &Path, args: &[&str]| {
-        Command::new(prog)
-            .args(args)
-            .output()
-            .ok()
-            .map(|o| String::from_utf8_lossy(if o.stdout.is_empty() { &o.stderr } else { &o.stdout }).trim().to_string())
+        Command::new(prog).args(args).output().ok().map(|o| {
+            String::from_utf8_lossy(if o.stdout.is_empty() { &o.stderr } else { &o.stdout })
+                .trim()
+                .to_string()
+        })
     };
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let mut versions = BTreeMap::new();
     versions.insert("vigil", cmd_out(&ctx.vigil, &["--version"]));
     if let Some(b) = &ctx.bpftrace {

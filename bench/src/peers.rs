@@ -6,7 +6,7 @@
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::mpsc::Receiver;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -36,7 +36,12 @@ pub enum Config {
 
 impl std::fmt::Display for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default().as_str())
+        f.write_str(
+            self.to_possible_value()
+                .map(|v| v.get_name().to_string())
+                .unwrap_or_default()
+                .as_str(),
+        )
     }
 }
 
@@ -73,7 +78,10 @@ impl Ctx {
             bpftrace: None,
         };
         if configs.iter().any(|c| c.is_vigil()) && !ctx.vigil.exists() {
-            bail!("{} not found: build it with `cargo build --release -p vigil`", ctx.vigil.display());
+            bail!(
+                "{} not found: build it with `cargo build --release -p vigil`",
+                ctx.vigil.display()
+            );
         }
         if configs.contains(&Config::Auditd) {
             match (sys::find_program("auditd"), sys::find_program("auditctl")) {
@@ -87,7 +95,9 @@ impl Ctx {
                 None => bail!("configuration bpftrace: bpftrace not found (Debian package bpftrace): {SETUP_HINT}"),
             }
             if !Path::new("/sys/kernel/tracing/events").exists() {
-                let _ = Command::new("mount").args(["-t", "tracefs", "tracefs", "/sys/kernel/tracing"]).status();
+                let _ = Command::new("mount")
+                    .args(["-t", "tracefs", "tracefs", "/sys/kernel/tracing"])
+                    .status();
             }
             std::fs::write(ctx.dir.join("trace.bt"), TRACE_BT)?;
         }
@@ -160,7 +170,13 @@ impl Session {
             Session::Bpftrace(b) => (&mut b.child, b.stderr.drain()),
         };
         if let Some(e) = m.exited() {
-            bail!("{} (pid {}) died: {}{}", m.what, m.pid(), e.describe(), stderr_tail(&tail));
+            bail!(
+                "{} (pid {}) died: {}{}",
+                m.what,
+                m.pid(),
+                e.describe(),
+                stderr_tail(&tail)
+            );
         }
         Ok(())
     }
@@ -213,11 +229,8 @@ impl Lines {
     /// Lines that arrived since the last call (all of them are kept in `seen`).
     fn poll(&mut self) -> Vec<String> {
         let mut new = Vec::new();
-        loop {
-            match self.rx.try_recv() {
-                Ok(l) => new.push(l),
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
-            }
+        while let Ok(l) = self.rx.try_recv() {
+            new.push(l);
         }
         self.seen.extend(new.iter().cloned());
         new
@@ -230,7 +243,7 @@ impl Lines {
     }
 
     /// Everything until the writer closes its end (or `timeout`).
-    fn to_end(&mut self, timeout: Duration) -> Vec<String> {
+    fn until_closed(&mut self, timeout: Duration) -> Vec<String> {
         let deadline = Instant::now() + timeout;
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             match self.rx.recv_timeout(left) {
@@ -285,8 +298,12 @@ impl VigilSession {
                 }
             }
             if let Some(e) = child.exited() {
-                let tail = stderr.to_end(Duration::from_secs(1));
-                bail!("vigil exited ({}) before it was ready{}", e.describe(), stderr_tail(&tail));
+                let tail = stderr.until_closed(Duration::from_secs(1));
+                bail!(
+                    "vigil exited ({}) before it was ready{}",
+                    e.describe(),
+                    stderr_tail(&tail)
+                );
             }
             if Instant::now() > deadline {
                 bail!("vigil not ready after 120 s{}", stderr_tail(&stderr.drain()));
@@ -305,16 +322,27 @@ impl VigilSession {
 
     fn finish(mut self) -> Result<(AgentCost, StreamStats)> {
         if let Some(e) = self.child.exited() {
-            bail!("vigil died during the workload: {}{}", e.describe(), stderr_tail(&self.stderr.drain()));
+            bail!(
+                "vigil died during the workload: {}{}",
+                e.describe(),
+                stderr_tail(&self.stderr.drain())
+            );
         }
         let exit = self.child.stop(libc::SIGINT, Duration::from_secs(60));
         if exit.forced {
             bail!("vigil did not stop within 60 s of SIGINT and was killed");
         }
-        let lines = self.stderr.to_end(Duration::from_secs(5));
-        let stream = self.reader.join().map_err(|_| anyhow::anyhow!("the output reader panicked"))?;
+        let lines = self.stderr.until_closed(Duration::from_secs(5));
+        let stream = self
+            .reader
+            .join()
+            .map_err(|_| anyhow::anyhow!("the output reader panicked"))?;
         let Some(summary) = lines.iter().find_map(|l| l.strip_prefix("summary: ")) else {
-            bail!("vigil exited ({}) without a summary line{}", exit.describe(), stderr_tail(&lines));
+            bail!(
+                "vigil exited ({}) without a summary line{}",
+                exit.describe(),
+                stderr_tail(&lines)
+            );
         };
         let v: serde_json::Value = serde_json::from_str(summary).context("parsing vigil's summary")?;
         let hooks = v["kernel"]["hooks"].as_array().cloned().unwrap_or_default();
@@ -364,7 +392,11 @@ pub fn measure_idle(ctx: &Ctx, settle: Duration, window: Duration) -> Result<Idl
     let rss = sys::proc_status_mib(pid, "VmRSS");
     let hwm = sys::proc_status_mib(pid, "VmHWM");
     if let Some(e) = v.child.exited() {
-        bail!("vigil died while idle: {}{}", e.describe(), stderr_tail(&v.stderr.drain()));
+        bail!(
+            "vigil died while idle: {}{}",
+            e.describe(),
+            stderr_tail(&v.stderr.drain())
+        );
     }
     let (cost, _) = v.finish()?;
     Ok(IdleCost {
@@ -397,7 +429,12 @@ struct TraceStats {
 
 fn lost_events(line: &[u8]) -> Option<u64> {
     let s = std::str::from_utf8(line).ok()?;
-    s.trim().strip_prefix("Lost ")?.strip_suffix(" events")?.trim().parse().ok()
+    s.trim()
+        .strip_prefix("Lost ")?
+        .strip_suffix(" events")?
+        .trim()
+        .parse()
+        .ok()
 }
 
 impl BpftraceSession {
@@ -457,13 +494,20 @@ impl BpftraceSession {
                 // SAFETY: we own it.
                 unsafe { libc::close(fd) };
             }
-            let _ = Command::new(&marker).stdout(Stdio::null()).stderr(Stdio::null()).spawn();
+            let _ = Command::new(&marker)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn();
             if ready_rx.recv_timeout(Duration::from_millis(100)).is_ok() {
                 break;
             }
             if let Some(e) = child.exited() {
-                let tail = stderr.to_end(Duration::from_secs(1));
-                bail!("bpftrace exited ({}) before its probes were attached{}", e.describe(), stderr_tail(&tail));
+                let tail = stderr.until_closed(Duration::from_secs(1));
+                bail!(
+                    "bpftrace exited ({}) before its probes were attached{}",
+                    e.describe(),
+                    stderr_tail(&tail)
+                );
             }
             if Instant::now() > deadline {
                 bail!("bpftrace not attached after 120 s{}", stderr_tail(&stderr.drain()));
@@ -481,14 +525,21 @@ impl BpftraceSession {
 
     fn finish(mut self) -> Result<AgentCost> {
         if let Some(e) = self.child.exited() {
-            bail!("bpftrace died during the workload: {}{}", e.describe(), stderr_tail(&self.stderr.drain()));
+            bail!(
+                "bpftrace died during the workload: {}{}",
+                e.describe(),
+                stderr_tail(&self.stderr.drain())
+            );
         }
         let exit = self.child.stop(libc::SIGINT, Duration::from_secs(30));
         if exit.forced {
             bail!("bpftrace did not stop within 30 s of SIGINT and was killed");
         }
-        let lines = self.stderr.to_end(Duration::from_secs(5));
-        let st = self.reader.join().map_err(|_| anyhow::anyhow!("the bpftrace reader panicked"))?;
+        let lines = self.stderr.until_closed(Duration::from_secs(5));
+        let st = self
+            .reader
+            .join()
+            .map_err(|_| anyhow::anyhow!("the bpftrace reader panicked"))?;
         let lost_err: u64 = lines.iter().filter_map(|l| lost_events(l.as_bytes())).sum();
         Ok(AgentCost {
             process: "bpftrace".into(),
@@ -557,7 +608,11 @@ fn audit_status(bin: &Path) -> Result<std::collections::HashMap<String, i64>> {
 
 fn audit_rules(bin: &Path) -> Result<Vec<String>> {
     let s = auditctl(bin, &["-l"])?;
-    Ok(s.lines().map(str::trim).filter(|l| !l.is_empty() && *l != "No rules").map(str::to_string).collect())
+    Ok(s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && *l != "No rules")
+        .map(str::to_string)
+        .collect())
 }
 
 impl AuditState {
@@ -624,12 +679,17 @@ impl AuditState {
         note(auditctl(bin, &["-b", &self.backlog_limit.to_string()]));
         note(auditctl(bin, &["-f", &self.failure.to_string()]));
         note(auditctl(bin, &["-r", &self.rate_limit.to_string()]));
-        note(auditctl(bin, &["--backlog_wait_time", &self.backlog_wait_time.to_string()]));
+        note(auditctl(
+            bin,
+            &["--backlog_wait_time", &self.backlog_wait_time.to_string()],
+        ));
         note(auditctl(bin, &["-e", &self.enabled.to_string()]));
         match audit_status(bin) {
-            Ok(st) if st.get("enabled") != Some(&self.enabled) => {
-                errors.push(format!("auditing is {:?} after restore, was {}", st.get("enabled"), self.enabled))
-            }
+            Ok(st) if st.get("enabled") != Some(&self.enabled) => errors.push(format!(
+                "auditing is {:?} after restore, was {}",
+                st.get("enabled"),
+                self.enabled
+            )),
             Err(e) => errors.push(format!("{e:#}")),
             _ => {}
         }
@@ -665,7 +725,9 @@ fn stop_foreign_daemon(pid: u32, dir: &Path) {
 
 /// Restores what a previous bench run left behind if it died while auditd ran.
 pub fn recover_audit_state(why: &str) -> Result<()> {
-    let Ok(text) = std::fs::read(AUDIT_STATE_FILE) else { return Ok(()) };
+    let Ok(text) = std::fs::read(AUDIT_STATE_FILE) else {
+        return Ok(());
+    };
     let st: AuditState = serde_json::from_slice(&text).with_context(|| format!("parsing {AUDIT_STATE_FILE}"))?;
     eprintln!("vigil-bench: {why}: restoring the audit state saved in {AUDIT_STATE_FILE}");
     st.restore(None).map(|_| ())
@@ -764,8 +826,12 @@ impl AuditdSession {
                 break;
             }
             if let Some(e) = s.daemon.as_mut().and_then(Managed::exited) {
-                let tail = stderr.to_end(Duration::from_secs(1));
-                bail!("auditd exited ({}) before registering with the kernel{}", e.describe(), stderr_tail(&tail));
+                let tail = stderr.until_closed(Duration::from_secs(1));
+                bail!(
+                    "auditd exited ({}) before registering with the kernel{}",
+                    e.describe(),
+                    stderr_tail(&tail)
+                );
             }
             if Instant::now() > deadline {
                 bail!("auditd did not register with the kernel within 20 s");
@@ -800,7 +866,10 @@ impl AuditdSession {
         let lost = st.get("lost").copied().unwrap_or(0) - self.lost0;
         let waited = st.get("backlog_wait_time_actual").copied().unwrap_or(0) - self.wait0;
         let kcpu = self.kauditd.map(sys::proc_cpu_secs).unwrap_or(0.0) - self.kauditd_cpu0;
-        let exit = self.daemon.as_mut().map(|d| d.stop(libc::SIGTERM, Duration::from_secs(15)));
+        let exit = self
+            .daemon
+            .as_mut()
+            .map(|d| d.stop(libc::SIGTERM, Duration::from_secs(15)));
         let records = count_records(&self.state.dir);
         self.restored = true;
         self.state.restore(None)?;
@@ -838,6 +907,10 @@ fn count_records(dir: &Path) -> u64 {
     let Ok(rd) = std::fs::read_dir(dir) else { return 0 };
     rd.flatten()
         .filter(|e| e.file_name().to_string_lossy().starts_with("audit.log"))
-        .map(|e| std::fs::read(e.path()).map(|b| b.iter().filter(|&&c| c == b'\n').count() as u64).unwrap_or(0))
+        .map(|e| {
+            std::fs::read(e.path())
+                .map(|b| b.iter().filter(|&&c| c == b'\n').count() as u64)
+                .unwrap_or(0)
+        })
         .sum()
 }

@@ -139,7 +139,9 @@ pub fn spawn_reader(out: impl Read + Send + 'static) -> JoinHandle<StreamStats> 
             }
             let now = crate::sys::boottime_ns();
             st.alerts += 1;
-            let Ok(a) = serde_json::from_slice::<AlertLine>(&line) else { continue };
+            let Ok(a) = serde_json::from_slice::<AlertLine>(&line) else {
+                continue;
+            };
             if a.alert.rule == PROBE_RULE {
                 let p = a.process.unwrap_or(ProcPart { pid: 0, ppid: 0 });
                 st.probe_alerts.push(ProbeAlert {

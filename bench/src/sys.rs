@@ -102,7 +102,9 @@ impl Managed {
                 Ok(())
             });
         }
-        let child = cmd.spawn().with_context(|| format!("starting {what} ({:?})", cmd.get_program()))?;
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("starting {what} ({:?})", cmd.get_program()))?;
         Ok(Self {
             what: what.to_string(),
             child,
@@ -245,8 +247,9 @@ pub fn boottime_ns() -> u64 {
 /// Where the executable `prog` is: on PATH, or in the sbin directories (auditd and auditctl
 /// live there, and a user's PATH may not have them).
 pub fn find_program(prog: &str) -> Option<std::path::PathBuf> {
-    let mut dirs: Vec<std::path::PathBuf> =
-        std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
+    let mut dirs: Vec<std::path::PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
     dirs.extend(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(std::path::PathBuf::from));
     dirs.into_iter().map(|d| d.join(prog)).find(|p| p.is_file())
 }

@@ -27,7 +27,12 @@ pub enum Workload {
 
 impl std::fmt::Display for Workload {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default().as_str())
+        f.write_str(
+            self.to_possible_value()
+                .map(|v| v.get_name().to_string())
+                .unwrap_or_default()
+                .as_str(),
+        )
     }
 }
 
@@ -117,7 +122,11 @@ fn make(dir: &Path, args: &[&str]) -> Result<()> {
         .output()
         .context("running make (install make and gcc: scripts/setup.sh)")?;
     if !out.status.success() {
-        bail!("make {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "make {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(())
 }
