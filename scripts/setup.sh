@@ -4,6 +4,7 @@
 #
 #   scripts/setup.sh          build dependencies only
 #   scripts/setup.sh --bench  also the tools the benchmark compares against (auditd, bpftrace)
+#                             and what draws its chart (python3-matplotlib)
 set -euo pipefail
 
 packages=(clang-19 llvm-19 libelf-dev zlib1g-dev pkg-config make gcc bpftool git openssh-client tar
@@ -30,10 +31,23 @@ if ((${#missing[@]})); then
     fi
 fi
 
-# auditd's package starts the daemon; the benchmark starts and stops it itself.
-if [[ "${1:-}" == "--bench" ]] && pgrep -x auditd >/dev/null; then
+# auditd's package starts the daemon (and turns auditing on) when it is installed; the
+# benchmark starts its own, for its auditd configuration only, and restores the audit state
+# afterwards. So a daemon this script has just installed is stopped (through the audit
+# subsystem: the daemon registered with the kernel, not any process of that name), kept
+# from starting at boot, and auditing is turned off again. An auditd that was installed
+# before is left alone (`vigil-bench run` then refuses its auditd configuration and says why).
+if [[ "${1:-}" == "--bench" && " ${missing[*]:-} " == *" auditd "* ]] && command -v auditctl >/dev/null; then
+    if [[ -d /run/systemd/system ]]; then
+        systemctl disable auditd >/dev/null 2>&1 || true
+    fi
+    auditctl --signal TERM >/dev/null 2>&1 || true
+    for _ in $(seq 50); do
+        [[ "$(auditctl -s 2>/dev/null | awk '$1 == "pid" {print $2}')" == "0" ]] && break
+        sleep 0.1
+    done
     auditctl -D >/dev/null 2>&1 || true
-    pkill -x auditd || true
+    auditctl -e 0 >/dev/null 2>&1 || true
 fi
 
 if ! command -v cargo >/dev/null; then
