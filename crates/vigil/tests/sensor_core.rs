@@ -317,8 +317,13 @@ fn fork_exec_storm_is_reported_or_loss_counted_and_memory_stays_bounded() {
     for _ in 0..N {
         Command::new("/bin/true").status().expect("true");
     }
-    // Let the exit grace period pass so exited processes can be reaped.
-    std::thread::sleep(Duration::from_secs(3));
+    // Exited processes are reaped once the grace period has passed and the agent has
+    // caught up with the storm; a loaded machine may need a while for the latter.
+    agent.wait_for_stats(Duration::from_secs(60), |s| {
+        s["userspace"]["tree_size"]
+            .as_u64()
+            .is_some_and(|t| t < baseline + 200)
+    });
     let (_, summary) = agent.stop();
     assert_kernel_accounting(&summary);
     let exec = hook_counts(&summary, "exec");
@@ -337,7 +342,14 @@ fn fork_exec_storm_is_reported_or_loss_counted_and_memory_stays_bounded() {
         tree < baseline + 200,
         "process tree holds {tree} entries after the storm (baseline {baseline})"
     );
-    assert!(summary["userspace"]["tree"]["reaped"].as_u64().unwrap_or(0) >= N as u64);
+    // every storm process was reaped, unless its fork or exit was lost (and counted)
+    let reaped = summary["userspace"]["tree"]["reaped"].as_u64().unwrap_or(0);
+    let lost_total = summary["lost_total"].as_u64().unwrap_or(0);
+    assert!(
+        reaped + lost_total >= N as u64,
+        "{reaped} processes reaped and {lost_total} events lost for {N} processes: {}",
+        summary["userspace"]["tree"]
+    );
 }
 
 #[test]

@@ -158,6 +158,22 @@ impl Agent {
         self._dir.path().join("stats.json")
     }
 
+    /// Polls the agent's stats file (rewritten every second) until `pred` holds or
+    /// `timeout` passes; returns the last stats read either way, so the caller asserts.
+    pub fn wait_for_stats(&self, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let stats = std::fs::read(self.stats_file())
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                .unwrap_or(Value::Null);
+            if pred(&stats) || Instant::now() > deadline {
+                return stats;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     pub fn stderr(&self) -> Vec<String> {
         self.stderr_lines.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
