@@ -53,7 +53,11 @@ pub fn run(vigil: &Path, rounds: usize) -> Result<()> {
     std::thread::spawn(move || for _ in lines {});
     for _ in 0..rounds {
         for (_, script) in SCENARIOS {
-            Command::new("sh").args(["-c", script]).stdout(Stdio::null()).stderr(Stdio::null()).status()?;
+            Command::new("sh")
+                .args(["-c", script])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()?;
         }
     }
     std::thread::sleep(Duration::from_millis(500));
@@ -65,13 +69,18 @@ pub fn run(vigil: &Path, rounds: usize) -> Result<()> {
     let mut by_rule: std::collections::BTreeMap<String, Vec<u64>> = Default::default();
     let mut all = Vec::new();
     for line in text.lines() {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
         let (Some(det), Some(evt)) = (v["alert"]["detected_ktime"].as_u64(), v["evt"]["ktime"].as_u64()) else {
             continue;
         };
         let lat = det.saturating_sub(evt);
         all.push(lat);
-        by_rule.entry(v["alert"]["rule"].as_str().unwrap_or("?").to_string()).or_default().push(lat);
+        by_rule
+            .entry(v["alert"]["rule"].as_str().unwrap_or("?").to_string())
+            .or_default()
+            .push(lat);
     }
     let _ = std::fs::remove_file(&out);
     if all.is_empty() {

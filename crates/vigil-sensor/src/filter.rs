@@ -663,8 +663,10 @@ mod dedup_tests {
         );
         assert!(!f.dedup_file_ops.contains(&file_op::OPEN));
         assert!(f.dedup_file_ops.contains(&file_op::CHMOD));
-        assert!(f.dedup_net.is_empty());
+        assert!(!f.dedup_net.contains(&net_op::CONNECT));
+        assert!(f.dedup_net.contains(&net_op::SOCKET));
         let m = f.maps();
+        assert_eq!(m.net_dedup_mask & (1 << net_op::CONNECT), 0);
         assert_eq!(m.file_dedup_mask & (1 << file_op::OPEN), 0);
         assert_ne!(m.file_dedup_mask & (1 << file_op::CHMOD), 0);
     }
