@@ -82,6 +82,39 @@ static __always_inline bool file_dedup_hit(struct vigil_file *e, struct file_req
 	return dedup_hit(&file_dedup, &k, k.tgid, true, q->op);
 }
 
+/* Where a rule's path interest said no before (filter.h): only the detectors run. */
+static __always_inline bool open_verdict_cached(struct vigil_file *e, struct file_req *q,
+						 struct open_verdict_key *vk, __u64 epoch, __u32 *fp_n, __u64 *fp_ws)
+{
+	struct filter_cfg *fc = filter_get();
+	struct open_verdict *v = bpf_map_lookup_elem(&open_verdicts, vk);
+	if (!fc || !v || v->epoch != epoch || v->generation != fc->generation)
+		return false;
+	stat_hook(q->hook, VIGIL_STAT_FILTERED);
+	if (q->ret >= 0 && (e->i_mode & S_IFMT_VAL) == S_IFREG_VAL &&
+	    ((q->flags & O_ACCMODE_VAL) || (q->flags & (O_CREAT_VAL | O_TRUNC_VAL))))
+		note_written(e->dev, e->ino);
+	/* a burst crossing its threshold here is reported by the slow path, with its sample path */
+	if (v->fingerprint)
+		*fp_n = burst_add(e->hdr.pid, VIGIL_DETECT_FINGERPRINT, v->fingerprint, fp_ws);
+	return *fp_n == 0;
+}
+
+static __always_inline void open_verdict_store(struct record_buf *r, struct open_verdict_key *vk, __u64 epoch,
+					       __u32 path_off, __u32 path_len)
+{
+	struct filter_cfg *fc = filter_get();
+	if (!fc)
+		return;
+	struct open_verdict v = { .epoch = epoch, .generation = fc->generation };
+	if (path_len <= 64) {
+		__u64 h = hash_bytes(r->data, path_off, path_len);
+		if (bpf_map_lookup_elem(&fingerprint_paths, &h))
+			v.fingerprint = h;
+	}
+	bpf_map_update_elem(&open_verdicts, vk, &v, BPF_ANY);
+}
+
 static __noinline int file_emit(struct file_req *q)
 {
 	struct record_buf *r = record_buf_get();
@@ -92,7 +125,7 @@ static __noinline int file_emit(struct file_req *q)
 	if (!r || !pb)
 		return 0;
 	struct vigil_file *e = (void *)r->data;
-	fill_hdr(&e->hdr, VIGIL_KIND_FILE);
+	e->hdr.pid = bpf_get_current_pid_tgid() >> 32; /* the rest once past the verdict cache */
 	e->op = q->op;
 	e->syscall = q->nr;
 	e->fd = q->fd;
@@ -108,19 +141,38 @@ static __noinline int file_emit(struct file_req *q)
 	e->path2_len = 0;
 
 	off = sizeof(*e);
+	struct open_verdict_key vk = {};
+	bool cacheable = false;
+	__u64 epoch = 0, fp_ws = 0;
+	__u32 fp_n = 0;
 	if (q->from_fd) {
 		struct file *f = fd_file(q->fd);
 		if (f) {
-			ref = path_of_file(f);
 			struct inode *inode = BPF_CORE_READ(f, f_inode);
 			e->dev = BPF_CORE_READ(inode, i_sb, s_dev);
 			e->ino = BPF_CORE_READ(inode, i_ino);
 			e->i_mode = BPF_CORE_READ(inode, i_mode);
 			vflags |= VIGIL_FILE_FROM_INODE | VIGIL_FILE_INODE_VALID;
+			if (q->op == VIGIL_FILE_OPEN && file_op_path_filtered(q->op)) {
+				/* read before the walk: a rename during it leaves a stale entry */
+				epoch = path_epoch_now();
+				struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+				vk.dentry = (__u64)BPF_CORE_READ(f, f_path.dentry);
+				vk.mnt = (__u64)BPF_CORE_READ(f, f_path.mnt);
+				vk.root = (__u64)BPF_CORE_READ(task, fs, root.dentry);
+				vk.ino = e->ino;
+				vk.dev = e->dev;
+				vk.igen = BPF_CORE_READ(inode, i_generation);
+				cacheable = true;
+				if (open_verdict_cached(e, q, &vk, epoch, &fp_n, &fp_ws))
+					return 0;
+			}
+			ref = path_of_file(f);
 		}
 	} else {
 		ref = path_at(q->dirfd, q->name);
 	}
+	fill_hdr(&e->hdr, VIGIL_KIND_FILE);
 	vflags |= ref.flags;
 	e->path_len = put_path(r, off, pb, ref);
 	__u32 path_off = off;
@@ -154,6 +206,8 @@ static __noinline int file_emit(struct file_req *q)
 
 	/* self-deleting binary: the executable of this process or an ancestor removed or moved away */
 	__u64 path_hash = 0;
+	if (ok && q->op == VIGIL_FILE_RENAME)
+		path_epoch_bump(); /* cached open verdicts may name old paths */
 	if (ok && (q->op == VIGIL_FILE_UNLINK || q->op == VIGIL_FILE_RENAME)) {
 		path_hash = hash_bytes(r->data, path_off, e->path_len);
 		if (is_running_exe(tgid, path_hash))
@@ -168,6 +222,8 @@ static __noinline int file_emit(struct file_req *q)
 					     e->vflags);
 	if (!finding && (!file_op_reported(q->op) || verdict == PATH_UNWANTED)) {
 		stat_hook(q->hook, VIGIL_STAT_FILTERED);
+		if (cacheable && verdict == PATH_UNWANTED)
+			open_verdict_store(r, &vk, epoch, path_off, e->path_len);
 	} else if (!finding && verdict == PATH_WANTED && (vflags & VIGIL_FILE_INODE_VALID) && file_dedup_hit(e, q)) {
 		stat_hook(q->hook, VIGIL_STAT_DEDUPED);
 	} else {
@@ -178,7 +234,11 @@ static __noinline int file_emit(struct file_req *q)
 	__u64 ws = 0;
 	__u32 n = 0;
 	__u16 detector = 0;
-	if (ok && q->op == VIGIL_FILE_RENAME) {
+	if (fp_n) {
+		detector = VIGIL_DETECT_FINGERPRINT;
+		n = fp_n;
+		ws = fp_ws;
+	} else if (ok && q->op == VIGIL_FILE_RENAME) {
 		detector = VIGIL_DETECT_FILE_STORM;
 		n = burst_add(tgid, detector, path_hash, &ws);
 	} else if (ok && q->op == VIGIL_FILE_OPEN && e->path_len <= 64) {

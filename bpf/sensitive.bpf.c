@@ -13,6 +13,7 @@
 #include "path.h"
 #include "proc_table.h"
 #include "syscalls.h"
+#include "filter.h"
 
 #define NR_kill 62
 #define NR_ptrace 101
@@ -246,5 +247,9 @@ static __noinline int sensitive_emit(struct pt_regs *regs, long ret)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(exit_sensitive, struct pt_regs *regs, long ret)
 {
+	__u64 nr = SC_NR(regs);
+	/* the mount tree changed: cached open verdicts may name old paths (filter.h) */
+	if (ret == 0 && (nr == NR_mount || nr == NR_umount2 || nr == NR_pivot_root))
+		path_epoch_bump();
 	return sensitive_emit(regs, ret);
 }

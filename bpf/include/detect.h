@@ -213,7 +213,8 @@ static __always_inline __u32 burst_add(__u32 tgid, __u32 detector, __u64 item, _
 	}
 	struct burst_item k = { .tgid = tgid, .detector = d, .window_start = st->start[d], .item = item };
 	__u8 one = 1;
-	if (bpf_map_update_elem(&burst_seen, &k, &one, BPF_NOEXIST))
+	/* look first: a failing NOEXIST update of an LRU map still takes and returns a free node */
+	if (bpf_map_lookup_elem(&burst_seen, &k) || bpf_map_update_elem(&burst_seen, &k, &one, BPF_NOEXIST))
 		return 0; /* already counted in this window */
 	st->count[d]++;
 	*window_start = st->start[d];

@@ -31,6 +31,7 @@ struct filter_cfg {
 	__u64 dedup_window_ns; /* 0: no deduplication */
 	__u32 file_dedup_mask; /* bit (1 << vigil_file_op): the op may be deduplicated */
 	__u32 net_dedup_mask;  /* bit (1 << vigil_net_op): the record may be deduplicated */
+	__u64 suffix_first[4]; /* bit b: some suffix pattern starts with byte b */
 };
 
 struct {
@@ -72,11 +73,18 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 } file_interest SEC(".maps") __weak;
 
+#define SUFFIX_SCAN 64
+/* This CPU's copy of the path being judged: the trie key, and its last bytes for the suffix scan. */
+struct interest_scratch {
+	struct interest_key key;
+	__u8 tail[SUFFIX_SCAN];
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct interest_key);
+	__type(value, struct interest_scratch);
 } interest_scratch SEC(".maps") __weak;
 
 /*
@@ -85,7 +93,6 @@ struct {
  * meets the last '/'; other suffixes are looked up at their lengths (filter_cfg.suffix_lens).
  * Value: a mask of vigil_file_op bits (and SEQ_SHIFT bits, see above).
  */
-#define SUFFIX_SCAN 64
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 8192);
@@ -94,10 +101,10 @@ struct {
 } file_suffixes SEC(".maps") __weak;
 
 struct suffix_ctx {
-	const __u8 *end; /* the path's last byte */
-	__u32 len;
+	__u32 len;        /* bytes in interest_scratch.tail, the path's last ones */
 	__u32 op_bit;
 	__u64 lens;
+	__u64 first[4];
 	__u64 h;
 	bool slash;
 	__u32 hit; /* the entry's mask */
@@ -109,19 +116,26 @@ static __always_inline __u32 suffix_hit(struct suffix_ctx *c)
 	return mask && (*mask & c->op_bit) ? *mask : 0;
 }
 
+/*
+ * One byte per step, read from the per-CPU copy (an inlined array lookup, not a helper
+ * call per byte: this runs on every open of a path no prefix accounts for).
+ */
 static long suffix_step(__u32 i, void *data)
 {
 	struct suffix_ctx *c = data;
-	__u8 b = 0;
-	if (i >= c->len || bpf_probe_read_kernel(&b, 1, c->end - i))
+	__u32 zero = 0;
+	struct interest_scratch *s = bpf_map_lookup_elem(&interest_scratch, &zero);
+	if (!s || i >= c->len)
 		return 1;
+	__u8 b = s->tail[(c->len - 1 - i) & (SUFFIX_SCAN - 1)];
 	c->h ^= b;
 	c->h *= FNV_PRIME;
 	bool look = false;
 	if (b == '/' && !c->slash) {
 		c->slash = true;
 		look = true;
-	} else if (i < 64 && ((c->lens >> i) & 1)) {
+	} else if (i < 64 && ((c->lens >> i) & 1) && ((c->first[(b >> 6) & 3] >> (b & 63)) & 1)) {
+		/* a suffix of i + 1 bytes starting with this byte exists: only then a lookup */
 		look = true;
 	}
 	if (look && (c->hit = suffix_hit(c)))
@@ -145,9 +159,10 @@ static __always_inline __u32 path_verdict(__u32 mask, __u16 op)
 static __always_inline __u32 path_interesting(struct record_buf *r, __u32 off, __u32 len, __u16 op)
 {
 	__u32 zero = 0;
-	struct interest_key *k = bpf_map_lookup_elem(&interest_scratch, &zero);
-	if (!k || !len || off >= VIGIL_RECORD_MAX)
+	struct interest_scratch *s = bpf_map_lookup_elem(&interest_scratch, &zero);
+	if (!s || !len || off >= VIGIL_RECORD_MAX || len > VIGIL_RECORD_MAX - off)
 		return PATH_WANTED_NO_DEDUP;
+	struct interest_key *k = &s->key;
 	__u32 n = len < INTEREST_KEY_LEN - 1 ? len : INTEREST_KEY_LEN - 1;
 	bpf_probe_read_kernel(k->path, n & (INTEREST_KEY_LEN - 1), &r->data[off & (VIGIL_RECORD_MAX - 1)]);
 	k->path[n & (INTEREST_KEY_LEN - 1)] = 0;
@@ -156,13 +171,19 @@ static __always_inline __u32 path_interesting(struct record_buf *r, __u32 off, _
 	if (mask && (*mask & (1u << op)))
 		return path_verdict(*mask, op);
 
-	/* the last SUFFIX_SCAN bytes, backwards */
+	/* the last SUFFIX_SCAN bytes, backwards, from one copy */
+	__u32 t = len < SUFFIX_SCAN ? len : SUFFIX_SCAN;
+	if (t == 0 || t > SUFFIX_SCAN)
+		return PATH_WANTED_NO_DEDUP;
+	if (bpf_probe_read_kernel(s->tail, t, &r->data[(off + len - t) & (VIGIL_RECORD_MAX - 1)]))
+		return PATH_WANTED_NO_DEDUP;
 	struct filter_cfg *fc = filter_get();
 	struct suffix_ctx c = {
-		.end = &r->data[(off + len - 1) & (VIGIL_RECORD_MAX - 1)],
-		.len = len,
+		.len = t,
 		.op_bit = 1u << op,
 		.lens = fc ? fc->suffix_lens : 0,
+		.first = { fc ? fc->suffix_first[0] : 0, fc ? fc->suffix_first[1] : 0, fc ? fc->suffix_first[2] : 0,
+			   fc ? fc->suffix_first[3] : 0 },
 		.h = FNV_OFFSET,
 	};
 	bpf_loop(SUFFIX_SCAN, suffix_step, &c, 0);
@@ -207,6 +228,65 @@ static __always_inline bool path_unclean(struct record_buf *r, __u32 off, __u32 
 	struct unclean_ctx c = { .base = &r->data[off & (VIGIL_RECORD_MAX - 1)], .len = len, .unclean = false };
 	bpf_loop(VIGIL_PATH_MAX, unclean_step, &c, 0);
 	return c.unclean;
+}
+
+/* ---------------------------------------------------------------- open verdict cache */
+
+/*
+ * Most opens are of files opened before (headers, libraries, configuration): the
+ * verdict "no rule wants this path" is remembered per opened object so that the next
+ * open of it skips the path walk and the interest lookups. The key names the path
+ * exactly: the dentry (name and parent), the mount it was reached through, the
+ * process's root (paths stop there) and the inode with its generation (a reused
+ * dentry address with a new file does not match). What can still change a path under
+ * a cached key (a rename of the file or of any directory above it, a mount, an
+ * unmount) bumps path_epoch; a new filter bumps filter_cfg.generation. Either makes
+ * every cached verdict stale.
+ */
+struct open_verdict_key {
+	__u64 dentry;
+	__u64 mnt;
+	__u64 root;
+	__u64 ino;
+	__u32 dev;
+	__u32 igen;
+};
+
+struct open_verdict {
+	__u64 epoch;
+	__u32 generation;
+	__u32 pad;
+	__u64 fingerprint; /* path hash when the path is a fingerprint file (detect.h), else 0 */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct open_verdict_key);
+	__type(value, struct open_verdict);
+} open_verdicts SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} path_epoch SEC(".maps") __weak;
+
+static __always_inline __u64 path_epoch_now(void)
+{
+	__u32 zero = 0;
+	__u64 *e = bpf_map_lookup_elem(&path_epoch, &zero);
+	return e ? *e : 0;
+}
+
+/* After a successful rename, mount, unmount or pivot_root: paths may have changed. */
+static __always_inline void path_epoch_bump(void)
+{
+	__u32 zero = 0;
+	__u64 *e = bpf_map_lookup_elem(&path_epoch, &zero);
+	if (e)
+		__sync_fetch_and_add(e, 1);
 }
 
 /* ---------------------------------------------------------------- deduplication */

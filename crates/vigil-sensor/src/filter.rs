@@ -131,6 +131,10 @@ pub const ALWAYS_RUN: &[&str] = &[
     "exit_accept",
 ];
 
+/// Syscalls whose handler runs whatever the rules want because they change paths
+/// (the kernel then forgets the open verdicts it cached, bpf/include/filter.h).
+pub const ALWAYS_RUN_SYSCALLS: &[&str] = &["mount", "umount2", "pivot_root"];
+
 /// Op bits shifted by this mark paths a sequence rule follows (filter.h SEQ_SHIFT).
 pub const SEQ_SHIFT: u16 = 16;
 
@@ -168,6 +172,8 @@ pub struct CompiledMaps {
     pub file_dedup_mask: u32,
     pub net_dedup_mask: u32,
     pub suffix_lens: u64,
+    /// Bit b: some suffix pattern starts with byte b (the kernel looks a suffix up only there).
+    pub suffix_first: [u64; 4],
     /// LPM keys: (prefix length in bits, bytes), with their op masks.
     pub lpm: BTreeMap<(u32, Vec<u8>), u32>,
     /// Backward FNV-1a hashes of suffixes and "/basename", with their op masks.
@@ -322,7 +328,7 @@ impl KernelFilter {
         let mut syscalls_off = BTreeSet::new();
         for (prog, calls) in tail_handlers() {
             for &sc in calls {
-                if ALWAYS_RUN.contains(&prog) || want(sc) != Want::Nothing {
+                if ALWAYS_RUN.contains(&prog) || ALWAYS_RUN_SYSCALLS.contains(&sc) || want(sc) != Want::Nothing {
                     syscalls.insert(sc);
                 } else {
                     syscalls_off.insert(sc);
@@ -389,6 +395,7 @@ impl KernelFilter {
                     continue;
                 }
                 m.suffix_lens |= 1u64 << (b.len() - 1);
+                m.suffix_first[usize::from(b[0] >> 6)] |= 1u64 << (b[0] & 63);
                 *m.suffixes.entry(fnv1a_backward(b)).or_default() |= bit;
             }
             for base in &p.basenames {
@@ -399,6 +406,7 @@ impl KernelFilter {
                     // the scan never reaches this '/': compare the tail as a suffix
                     b.drain(..b.len() - SUFFIX_MAX);
                     m.suffix_lens |= 1u64 << (SUFFIX_MAX - 1);
+                    m.suffix_first[usize::from(b[0] >> 6)] |= 1u64 << (b[0] & 63);
                 }
                 *m.suffixes.entry(fnv1a_backward(&b)).or_default() |= bit;
             }
@@ -583,6 +591,7 @@ mod tests {
         assert_eq!(m.suffixes.get(&fnv1a_backward(b".pem")), Some(&bit));
         // suffixes are looked up at their lengths; basenames at the last '/'
         assert_eq!(m.suffix_lens, 1 << 3);
+        assert_eq!(m.suffix_first, [1 << b'.', 0, 0, 0]);
         assert_eq!(m.file_path_mask, bit);
     }
 
@@ -603,6 +612,7 @@ mod tests {
             .keys()
             .all(|(bits, k)| *bits as usize == k.len() * 8 && k.len() <= 255));
         assert_eq!(m.suffix_lens, 1 << 63);
+        assert_eq!(m.suffix_first, [0, 1 << (b'b' - 64) | 1 << (b's' - 64), 0, 0]);
         assert!(m.suffixes.contains_key(&fnv1a_backward("s".repeat(64).as_bytes())));
         assert!(m.suffixes.contains_key(&fnv1a_backward("b".repeat(64).as_bytes())));
     }

@@ -526,7 +526,7 @@ impl Sensor {
 
     /// struct filter_cfg (bpf/include/filter.h).
     fn write_filter_cfg(&self, m: &CompiledMaps, generation: u32, dedup_window_ns: u64) -> Result<(), SensorError> {
-        let mut v = Vec::with_capacity(40);
+        let mut v = Vec::with_capacity(72);
         v.extend_from_slice(&m.file_op_mask.to_ne_bytes());
         v.extend_from_slice(&m.file_path_mask.to_ne_bytes());
         v.extend_from_slice(&m.suffix_lens.to_ne_bytes());
@@ -535,6 +535,9 @@ impl Sensor {
         v.extend_from_slice(&dedup_window_ns.to_ne_bytes());
         v.extend_from_slice(&m.file_dedup_mask.to_ne_bytes());
         v.extend_from_slice(&m.net_dedup_mask.to_ne_bytes());
+        for w in m.suffix_first {
+            v.extend_from_slice(&w.to_ne_bytes());
+        }
         self.skel
             .maps
             .filter_cfg

@@ -305,3 +305,52 @@ fn vigil_stats_shows_what_the_kernel_filtered_and_rules_explain_shows_the_filter
     assert!(!text.contains("/etc/hostname"), "{text}");
     assert!(text.contains("Deduplication: the same event"), "{text}");
 }
+
+/// The kernel remembers "no rule wants this path" per opened file (bpf/include/filter.h)
+/// so that the next open of it skips the path walk. Renaming a directory above the file
+/// changes its path without touching the file: the kernel must forget, or a read under
+/// the new, interesting name would be dropped.
+#[test]
+fn a_renamed_directory_makes_the_kernel_forget_what_it_cached() {
+    // not under /tmp: the built-in rules watch all of /tmp for named pipes
+    let home = TempDir::new_in(Path::new(env!("CARGO_TARGET_TMPDIR")), "verdict-cache");
+    let stuff = home.path().join("stuff");
+    std::fs::create_dir_all(&stuff).expect("mkdir");
+    std::fs::write(stuff.join("config"), "apiVersion: v1\nkind: Config\n").expect("write");
+    let agent = Agent::start(&[]);
+    let cat = |p: &Path| {
+        let ok = Command::new("cat")
+            .arg(p)
+            .stdout(Stdio::null())
+            .status()
+            .expect("cat")
+            .success();
+        assert!(ok, "cat {}", p.display());
+    };
+    // read under an uninteresting name: filtered in the kernel, and remembered
+    for _ in 0..5 {
+        cat(&stuff.join("config"));
+    }
+    let kube = home.path().join(".kube");
+    std::fs::rename(&stuff, &kube).expect("rename");
+    let config = kube.join("config");
+    cat(&config);
+    let name = config.to_str().expect("utf-8").to_string();
+    agent.wait_for("the kubeconfig read under its new name", Duration::from_secs(20), |l| {
+        l.iter().any(|v| {
+            v["alert"]["rule"] == "Kubernetes credentials read by unexpected program"
+                && v["fd"]["name"] == name.as_str()
+        })
+    });
+    let (lines, summary) = agent.stop();
+    assert_kernel_accounting(&summary);
+    assert!(
+        hook_counts(&summary, "open")["filtered"].as_u64().unwrap_or(0) >= 5,
+        "the reads under the old name were filtered in the kernel"
+    );
+    let old = stuff.join("config");
+    assert!(
+        !lines.iter().any(|v| v["fd"]["name"] == old.to_str().unwrap_or("")),
+        "nothing crossed for the old name"
+    );
+}

@@ -30,7 +30,12 @@ pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
-        let base = std::env::temp_dir().join(format!(
+        Self::new_in(&std::env::temp_dir(), tag)
+    }
+
+    /// Under `parent` instead of /tmp (which some rules watch as a whole).
+    pub fn new_in(parent: &Path, tag: &str) -> TempDir {
+        let base = parent.join(format!(
             "vigil-test-{tag}-{}-{}",
             std::process::id(),
             std::time::SystemTime::now()
