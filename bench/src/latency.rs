@@ -17,6 +17,10 @@ const SCENARIOS: &[(&str, &str)] = &[
     ),
     ("read /etc/shadow", "sh -c 'cat /etc/shadow > /dev/null'"),
     ("drop and execute in /tmp", "cp /bin/true /tmp/vigil-bench-dropped && /tmp/vigil-bench-dropped; rm -f /tmp/vigil-bench-dropped"),
+    (
+        "append to authorized_keys",
+        "d=$(mktemp -d) && mkdir $d/.ssh && echo 'ssh-ed25519 AAAAC3Nza bench' >> $d/.ssh/authorized_keys; rm -rf $d",
+    ),
 ];
 
 fn percentile(sorted: &[u64], p: f64) -> u64 {
