@@ -149,14 +149,16 @@ struct RunArgs {
     /// Seconds between statistics lines on stderr (0: none).
     #[arg(long, default_value_t = 10)]
     stats_interval: u64,
-    /// Milliseconds the reader waits for records before looking anyway (bounds latency).
+    /// Milliseconds the reader waits for records before looking anyway while records flow
+    /// (bounds latency; an idle reader backs off to 32 ms, a wake-up ends any wait).
     #[arg(long, default_value_t = 4)]
     poll_ms: u64,
     /// Stop after this many seconds (default: run until SIGINT/SIGTERM).
     #[arg(long)]
     duration: Option<f64>,
-    /// Size of the ring buffer for file and network events, MiB (power of two).
-    #[arg(long, default_value_t = 16)]
+    /// Size of the ring buffer for file and network events, MiB (power of two). The kernel
+    /// filter keeps the flow low; raise it with --events or --no-kernel-filter on busy hosts.
+    #[arg(long, default_value_t = 8)]
     ringbuf_mb: u32,
     /// Size of the ring buffer for process lifecycle events, MiB (power of two).
     #[arg(long, default_value_t = 4)]
