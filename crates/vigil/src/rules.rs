@@ -222,6 +222,11 @@ impl LoadedRules {
     }
 }
 
+/// Every error of a failed load, one `file:line:col: message` per line.
+pub fn error_lines(e: &LoadError) -> Vec<String> {
+    e.errors.iter().map(|r| r.to_string()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,9 +249,4 @@ mod tests {
         .load();
         assert!(set.is_ok(), "{}", set.err().map(|e| e.to_string()).unwrap_or_default());
     }
-}
-
-/// Every error of a failed load, one `file:line:col: message` per line.
-pub fn error_lines(e: &LoadError) -> Vec<String> {
-    e.errors.iter().map(|r| r.to_string()).collect()
 }

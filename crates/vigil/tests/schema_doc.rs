@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use vigil::render::event_json;
 use vigil_event::abi::{exec_flag, file_flag};
-use vigil_event::model::{Detection, Dns, DnsAnswer, Endpoint, Net, NetOp, Syscall, Writer};
+use vigil_event::model::{Detection, Dns, DnsAnswer, Endpoint, Net, NetOp, Syscall};
 use vigil_event::{Body, Cwd, Event, Exec, Exit, File, FileOp, Fork};
 use vigil_proctree::Process;
 

@@ -208,7 +208,7 @@ impl Drop for Agent {
 }
 
 /// Events of one kind (`evt.kind`) from a process.
-pub fn of_pid<'a>(lines: &'a [Value], pid: u32) -> impl Iterator<Item = &'a Value> {
+pub fn of_pid(lines: &[Value], pid: u32) -> impl Iterator<Item = &Value> {
     lines.iter().filter(move |v| v["proc"]["pid"] == pid)
 }
 
