@@ -36,12 +36,7 @@ pub enum Config {
 
 impl std::fmt::Display for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(
-            self.to_possible_value()
-                .map(|v| v.get_name().to_string())
-                .unwrap_or_default()
-                .as_str(),
-        )
+        f.write_str(&crate::sys::value_name(self))
     }
 }
 

@@ -253,3 +253,10 @@ pub fn find_program(prog: &str) -> Option<std::path::PathBuf> {
     dirs.extend(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(std::path::PathBuf::from));
     dirs.into_iter().map(|d| d.join(prog)).find(|p| p.is_file())
 }
+
+/// The command-line spelling of a value (`fork-exec`, `vigil-stream`), for tables and JSON.
+pub fn value_name<T: clap::ValueEnum>(v: &T) -> String {
+    v.to_possible_value()
+        .map(|p| p.get_name().to_string())
+        .unwrap_or_default()
+}
