@@ -52,14 +52,7 @@ fn assert_quiet(what: &str, work: impl FnOnce(&Path)) {
     let loud: Vec<String> = alerts(&lines)
         .into_iter()
         .filter(|v| ours(v) && MEDIUM_OR_HIGHER.contains(&str_of(&v["alert"]["priority"])))
-        .map(|v| {
-            format!(
-                "{} [{}]: {}",
-                str_of(&v["alert"]["rule"]),
-                str_of(&v["alert"]["priority"]),
-                str_of(&v["alert"]["output"])
-            )
-        })
+        .map(alert_line)
         .collect();
     assert!(
         loud.is_empty(),

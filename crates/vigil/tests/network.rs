@@ -8,6 +8,7 @@ use std::net::{TcpListener, UdpSocket};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::dns::*;
 use common::*;
 use serde_json::Value;
 
@@ -95,44 +96,6 @@ fn tcp_over_ipv4_connect_accept_and_flow_bytes() {
 #[test]
 fn tcp_over_ipv6_connect_accept_and_flow_bytes() {
     tcp_roundtrip("[::1]:0", "ipv6");
-}
-
-/// A DNS message: header, one question, and answers built by the caller.
-fn dns_message(id: u16, flags: u16, qname: &str, qtype: u16, answers: &[Vec<u8>]) -> Vec<u8> {
-    let mut m = Vec::new();
-    m.extend_from_slice(&id.to_be_bytes());
-    m.extend_from_slice(&flags.to_be_bytes());
-    m.extend_from_slice(&1u16.to_be_bytes());
-    m.extend_from_slice(&(answers.len() as u16).to_be_bytes());
-    m.extend_from_slice(&[0, 0, 0, 0]);
-    m.extend_from_slice(&encode_name(qname));
-    m.extend_from_slice(&qtype.to_be_bytes());
-    m.extend_from_slice(&1u16.to_be_bytes());
-    for a in answers {
-        m.extend_from_slice(a);
-    }
-    m
-}
-
-fn encode_name(name: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    for label in name.split('.').filter(|l| !l.is_empty()) {
-        out.push(label.len() as u8);
-        out.extend_from_slice(label.as_bytes());
-    }
-    out.push(0);
-    out
-}
-
-/// An answer record whose owner is a pointer to offset 12 (the question name).
-fn answer(rtype: u16, rdata: &[u8]) -> Vec<u8> {
-    let mut a = vec![0xc0, 0x0c];
-    a.extend_from_slice(&rtype.to_be_bytes());
-    a.extend_from_slice(&1u16.to_be_bytes());
-    a.extend_from_slice(&300u32.to_be_bytes());
-    a.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
-    a.extend_from_slice(rdata);
-    a
 }
 
 #[test]

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod dns;
+
 /// One agent at a time per test binary: each sees the whole host, and storms from one
 /// test would flood another's output.
 static AGENT_LOCK: Mutex<()> = Mutex::new(());
@@ -286,6 +288,16 @@ pub fn alerts(lines: &[Value]) -> Vec<&Value> {
 }
 
 /// Alerts of one rule.
+/// An alert in one line, for failure messages: `rule [PRIORITY]: output`.
+pub fn alert_line(v: &Value) -> String {
+    format!(
+        "{} [{}]: {}",
+        str_of(&v["alert"]["rule"]),
+        str_of(&v["alert"]["priority"]),
+        str_of(&v["alert"]["output"])
+    )
+}
+
 pub fn alerts_of<'a>(lines: &'a [Value], rule: &str) -> Vec<&'a Value> {
     lines.iter().filter(|v| v["alert"]["rule"] == rule).collect()
 }
