@@ -100,19 +100,22 @@ static __always_inline bool open_verdict_cached(struct vigil_file *e, struct fil
 	return *fp_n == 0;
 }
 
-static __always_inline void open_verdict_store(struct record_buf *r, struct open_verdict_key *vk, __u64 epoch,
-					       __u32 path_off, __u32 path_len)
+static __always_inline void open_verdict_store(struct open_verdict_key *vk, __u64 epoch, __u64 fingerprint)
 {
 	struct filter_cfg *fc = filter_get();
 	if (!fc)
 		return;
-	struct open_verdict v = { .epoch = epoch, .generation = fc->generation };
-	if (path_len <= 64) {
-		__u64 h = hash_bytes(r->data, path_off, path_len);
-		if (bpf_map_lookup_elem(&fingerprint_paths, &h))
-			v.fingerprint = h;
-	}
+	struct open_verdict v = { .epoch = epoch, .generation = fc->generation, .fingerprint = fingerprint };
 	bpf_map_update_elem(&open_verdicts, vk, &v, BPF_ANY);
+}
+
+/* The path's hash if it names a host-fingerprint file (detect.h), else 0. */
+static __always_inline __u64 fingerprint_of(struct record_buf *r, __u32 path_off, __u32 path_len)
+{
+	if (path_len > 64)
+		return 0;
+	__u64 h = hash_bytes(r->data, path_off, path_len);
+	return bpf_map_lookup_elem(&fingerprint_paths, &h) ? h : 0;
 }
 
 static __noinline int file_emit(struct file_req *q)
@@ -214,6 +217,9 @@ static __noinline int file_emit(struct file_req *q)
 			e->vflags |= VIGIL_FILE_RUNNING_EXE;
 	}
 
+	/* host fingerprinting: hashed once, for the burst below and the verdict cache */
+	__u64 fingerprint = ok && q->op == VIGIL_FILE_OPEN ? fingerprint_of(r, path_off, e->path_len) : 0;
+
 	/* Kernel findings always cross; otherwise the rules' interest decides (filter.h). */
 	bool finding = e->vflags & VIGIL_FILE_RUNNING_EXE;
 	__u32 verdict = PATH_WANTED;
@@ -223,7 +229,7 @@ static __noinline int file_emit(struct file_req *q)
 	if (!finding && (!file_op_reported(q->op) || verdict == PATH_UNWANTED)) {
 		stat_hook(q->hook, VIGIL_STAT_FILTERED);
 		if (cacheable && verdict == PATH_UNWANTED)
-			open_verdict_store(r, &vk, epoch, path_off, e->path_len);
+			open_verdict_store(&vk, epoch, fingerprint);
 	} else if (!finding && verdict == PATH_WANTED && (vflags & VIGIL_FILE_INODE_VALID) && file_dedup_hit(e, q)) {
 		stat_hook(q->hook, VIGIL_STAT_DEDUPED);
 	} else {
@@ -241,12 +247,9 @@ static __noinline int file_emit(struct file_req *q)
 	} else if (ok && q->op == VIGIL_FILE_RENAME) {
 		detector = VIGIL_DETECT_FILE_STORM;
 		n = burst_add(tgid, detector, path_hash, &ws);
-	} else if (ok && q->op == VIGIL_FILE_OPEN && e->path_len <= 64) {
-		__u64 h = hash_bytes(r->data, path_off, e->path_len);
-		if (bpf_map_lookup_elem(&fingerprint_paths, &h)) {
-			detector = VIGIL_DETECT_FINGERPRINT;
-			n = burst_add(tgid, detector, h, &ws);
-		}
+	} else if (fingerprint) {
+		detector = VIGIL_DETECT_FINGERPRINT;
+		n = burst_add(tgid, detector, fingerprint, &ws);
 	}
 	if (n)
 		emit_detection_task(r, tgid, detector, n, ws, &r->data[path_off & (VIGIL_RECORD_MAX - 1)], e->path_len);
