@@ -109,7 +109,8 @@ impl AttachReport {
 /// The loaded, attached kernel side.
 pub struct Sensor {
     pub(crate) skel: VigilSkel<'static>,
-    _links: Vec<Link>,
+    /// The attached hooks; taken by [`Sensor::detach`].
+    links: Mutex<Vec<Link>>,
     /// The idle-flow sweeper, run by [`Sensor::sweep_flows`].
     sweeper: Option<Link>,
     pub report: AttachReport,
@@ -284,7 +285,7 @@ impl Sensor {
         let skel = result?;
         let mut sensor = Sensor {
             skel,
-            _links: Vec::new(),
+            links: Mutex::new(Vec::new()),
             sweeper: None,
             report: AttachReport::default(),
             cgroup2: None,
@@ -420,7 +421,7 @@ impl Sensor {
                 }
             })
             .collect();
-        self._links = links;
+        self.links = Mutex::new(links);
         self.report = AttachReport {
             hooks: reports,
             seeded_processes: seeded,
@@ -517,6 +518,18 @@ impl Sensor {
         }
         *cur = (new.clone(), generation);
         Ok(())
+    }
+
+    /// Detaches every hook; the maps and ring buffers stay readable. Once this returns
+    /// nothing new is seen, counted or sent, so the counters and the rings can be read
+    /// for a final, consistent account (shutdown).
+    pub fn detach(&self) {
+        drop(std::mem::take(
+            &mut *self.links.lock().unwrap_or_else(|p| p.into_inner()),
+        ));
+        // A program that entered just before its hook went away runs on for microseconds
+        // (its counters say seen, not yet sent); give it far more than that.
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
 
     /// The kernel filter in force.

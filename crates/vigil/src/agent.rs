@@ -220,6 +220,9 @@ pub fn run(opts: RunOptions) -> Result<()> {
         }
     }
 
+    // Hooks off first: then the rings hold everything that will ever be sent and the
+    // counters stop moving, so the summary accounts for every event exactly.
+    sensor.detach();
     // Whatever the kernel wrote before we stopped is still delivered.
     stream.drain(&mut batch)?;
     for rec in batch.iter() {
@@ -234,7 +237,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
         let _ = std::fs::remove_file(path);
     }
     drop(stream);
-    drop(sensor); // detaches every hook
+    drop(sensor);
     Ok(())
 }
 
