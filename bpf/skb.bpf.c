@@ -495,11 +495,14 @@ static __always_inline void handle_skb(struct __sk_buff *skb, bool ingress)
 		/* read after a new flow took its start time, so that now >= every stamp in it */
 		__u64 now = bpf_ktime_get_boot_ns();
 		if (pi.proto == IPPROTO_UDP_VAL) {
+			/* payload, as TCP counts it: the packet less its IP and UDP headers */
+			__u32 hdrs = pi.l4_off + 8;
+			__u32 payload = skb->len > hdrs ? skb->len - hdrs : 0;
 			if (ingress) {
-				f->bytes_in += skb->len;
+				f->bytes_in += payload;
 				f->pkts_in++;
 			} else {
-				f->bytes_out += skb->len;
+				f->bytes_out += payload;
 				f->pkts_out++;
 			}
 		}

@@ -54,7 +54,10 @@ if ! command -v cargo >/dev/null; then
     echo "setup: cargo is not on PATH; install Rust with rustup (https://rustup.rs) first" >&2
     exit 1
 fi
-if ! command -v rustfmt >/dev/null; then
-    rustup component add rustfmt
-fi
+# rustfmt formats the generated skeletons and checks ours; clippy lints (scripts/test.sh).
+for component in rustfmt clippy; do
+    if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
+        rustup component add "$component"
+    fi
+done
 echo "setup: ok" >&2

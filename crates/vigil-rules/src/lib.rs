@@ -34,6 +34,7 @@ mod parser;
 pub mod ratelimit;
 mod ruleset;
 pub mod sequence;
+pub mod source;
 mod yaml;
 
 pub use condition::{Check, CheckRhs, Condition, Op, Operand, Transformer};

@@ -20,6 +20,7 @@ use crate::matcher::FxHashMap;
 use crate::output::OutputTemplate;
 use crate::ratelimit::RateLimitSetting;
 use crate::sequence::{Sequence, Step};
+use crate::source;
 
 /// Rule priority, ordered by severity (`Debug < ... < Emergency`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -228,10 +229,35 @@ impl Loader {
         }
     }
 
-    /// Adds a file; a read error is reported by [`Loader::load`].
+    /// Adds a file; a read error is reported by [`Loader::load`]. Only regular files
+    /// are read, bounded in size (see [`crate::source`]).
     pub fn add_file(&mut self, path: impl AsRef<Path>) -> &mut Self {
         let p = path.as_ref();
-        let text = std::fs::read_to_string(p).map_err(|e| format!("cannot read rules file: {e}"));
+        let read: u64 = self
+            .sources
+            .iter()
+            .filter_map(|(_, t)| t.as_ref().ok())
+            .map(|t| t.len() as u64)
+            .sum();
+        let text = if self.sources.len() >= source::MAX_FILES {
+            Err(format!(
+                "cannot read rules file: more than {} rule files in one load",
+                source::MAX_FILES
+            ))
+        } else {
+            source::read_text_file(p, source::MAX_FILE_BYTES)
+                .map_err(|e| format!("cannot read rules file: {e}"))
+                .and_then(|t| {
+                    if read + t.len() as u64 > source::MAX_TOTAL_BYTES {
+                        Err(format!(
+                            "cannot read rules file: the rule files together exceed {} bytes",
+                            source::MAX_TOTAL_BYTES
+                        ))
+                    } else {
+                        Ok(t)
+                    }
+                })
+        };
         self.sources.push((p.display().to_string(), text));
         self
     }

@@ -258,48 +258,70 @@ pub(crate) struct YamlError {
     pub message: String,
 }
 
+/// Most nodes one file may produce, counting every node an alias repeats: a few aliases
+/// of aliases otherwise expand to billions of nodes ("billion laughs"). Falco's upstream
+/// rule files produce about 20,000 each.
+pub(crate) const MAX_NODES: usize = 1_000_000;
+
+/// Deepest nesting of sequences and mappings (rule files nest about 5 deep); also keeps
+/// the recursive walks over the tree, and its drop, far from the end of the stack.
+pub(crate) const MAX_DEPTH: usize = 64;
+
+/// A sequence or mapping being built, with how many nodes it holds so far.
 enum Frame {
-    Seq(Vec<Node>, Position, usize),
-    Map(Vec<(Scalar, Node)>, Option<Scalar>, Position, usize),
+    Seq(Vec<Node>, Position, usize, usize),
+    Map(Vec<(Scalar, Node)>, Option<Scalar>, Position, usize, usize),
 }
 
 /// Parses all documents of a file into node trees.
+///
+/// Bounded: at most [`MAX_NODES`] nodes (aliases count as the nodes they repeat) and
+/// [`MAX_DEPTH`] levels, each refused with the position where the limit was crossed.
 pub(crate) fn parse(file: &SourceFile, text: &str) -> Result<Vec<Node>, YamlError> {
     let mut docs = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: HashMap<usize, Node> = HashMap::new();
+    // Anchored nodes and how many nodes each holds.
+    let mut anchors: HashMap<usize, (Node, usize)> = HashMap::new();
+    let mut total = 0usize;
     for ev in Parser::new_from_str(text) {
         let (event, span): (Event<'_>, Span) = ev.map_err(|e| YamlError {
             pos: Position::new(e.marker().line() as u32, e.marker().col() as u32 + 1),
             message: format!("invalid YAML: {}", e.info()),
         })?;
         let pos = file.position(span.start.index());
-        let node = match event {
-            Event::SequenceStart(anchor, _) => {
-                stack.push(Frame::Seq(Vec::new(), pos, anchor));
-                continue;
-            }
-            Event::MappingStart(anchor, _) => {
-                stack.push(Frame::Map(Vec::new(), None, pos, anchor));
+        let (node, size) = match event {
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(YamlError {
+                        pos,
+                        message: format!("YAML nested deeper than {MAX_DEPTH} levels"),
+                    });
+                }
+                stack.push(if matches!(event, Event::SequenceStart(..)) {
+                    Frame::Seq(Vec::new(), pos, anchor, 1)
+                } else {
+                    Frame::Map(Vec::new(), None, pos, anchor, 1)
+                });
+                total += 1;
                 continue;
             }
             Event::SequenceEnd => match stack.pop() {
-                Some(Frame::Seq(items, p, anchor)) => {
+                Some(Frame::Seq(items, p, anchor, size)) => {
                     let n = Node::Seq(items, p);
                     if anchor != 0 {
-                        anchors.insert(anchor, n.clone());
+                        anchors.insert(anchor, (n.clone(), size));
                     }
-                    n
+                    (n, size)
                 }
                 _ => continue,
             },
             Event::MappingEnd => match stack.pop() {
-                Some(Frame::Map(entries, _, p, anchor)) => {
+                Some(Frame::Map(entries, _, p, anchor, size)) => {
                     let n = Node::Map(entries, p);
                     if anchor != 0 {
-                        anchors.insert(anchor, n.clone());
+                        anchors.insert(anchor, (n.clone(), size));
                     }
-                    n
+                    (n, size)
                 }
                 _ => continue,
             },
@@ -317,12 +339,26 @@ pub(crate) fn parse(file: &SourceFile, text: &str) -> Result<Vec<Node>, YamlErro
                     pos,
                 });
                 if anchor != 0 {
-                    anchors.insert(anchor, n.clone());
+                    anchors.insert(anchor, (n.clone(), 1));
                 }
-                n
+                total += 1;
+                (n, 1)
             }
             Event::Alias(id) => match anchors.get(&id) {
-                Some(n) => n.clone(),
+                // Counted before it is copied, so the copy itself stays bounded.
+                Some((n, size)) => {
+                    total = total.saturating_add(*size);
+                    if total > MAX_NODES {
+                        return Err(too_many_nodes(pos));
+                    }
+                    if stack.len() + depth(n) > MAX_DEPTH {
+                        return Err(YamlError {
+                            pos,
+                            message: format!("this alias nests the YAML deeper than {MAX_DEPTH} levels"),
+                        });
+                    }
+                    (n.clone(), *size)
+                }
                 None => {
                     return Err(YamlError {
                         pos,
@@ -332,24 +368,52 @@ pub(crate) fn parse(file: &SourceFile, text: &str) -> Result<Vec<Node>, YamlErro
             },
             _ => continue,
         };
+        if total > MAX_NODES {
+            return Err(too_many_nodes(pos));
+        }
         match stack.last_mut() {
             None => docs.push(node),
-            Some(Frame::Seq(items, _, _)) => items.push(node),
-            Some(Frame::Map(entries, key, _, _)) => match key.take() {
-                None => match node {
-                    Node::Scalar(s) => *key = Some(s),
-                    other => {
-                        return Err(YamlError {
-                            pos: other.pos(),
-                            message: "mapping keys must be plain strings".into(),
-                        })
-                    }
-                },
-                Some(k) => entries.push((k, node)),
-            },
+            Some(Frame::Seq(items, _, _, held)) => {
+                *held += size;
+                items.push(node)
+            }
+            Some(Frame::Map(entries, key, _, _, held)) => {
+                *held += size;
+                match key.take() {
+                    None => match node {
+                        Node::Scalar(s) => *key = Some(s),
+                        other => {
+                            return Err(YamlError {
+                                pos: other.pos(),
+                                message: "mapping keys must be plain strings".into(),
+                            })
+                        }
+                    },
+                    Some(k) => entries.push((k, node)),
+                }
+            }
         }
     }
     Ok(docs)
+}
+
+fn too_many_nodes(pos: Position) -> YamlError {
+    YamlError {
+        pos,
+        message: format!(
+            "the file expands to more than {MAX_NODES} YAML nodes (aliases count as what they repeat); \
+             refused so loading stays bounded"
+        ),
+    }
+}
+
+/// Levels of sequences and mappings in a node (a scalar has none).
+fn depth(n: &Node) -> usize {
+    match n {
+        Node::Scalar(_) => 0,
+        Node::Seq(v, _) => 1 + v.iter().map(depth).max().unwrap_or(0),
+        Node::Map(v, _) => 1 + v.iter().map(|(_, x)| depth(x)).max().unwrap_or(0),
+    }
 }
 
 /// Indents lines that contain only closing flow brackets (and maybe a comma

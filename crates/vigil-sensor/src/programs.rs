@@ -13,8 +13,8 @@ pub enum Attach {
     SysExitTail(&'static [&'static str]),
     /// A BPF iterator run once at start.
     Iter(&'static str),
-    /// A BPF iterator over a map, run periodically by the agent.
-    MapIter(&'static str),
+    /// A `syscall` program the agent runs itself (BPF_PROG_RUN) from time to time.
+    Periodic,
     /// A cgroup skb program on the root cgroup v2 ("ingress" or "egress").
     CgroupSkb(&'static str),
 }
@@ -47,9 +47,14 @@ pub struct ProgramSpec {
     pub hook: Option<Hook>,
     /// Without it the group does not work (the dispatcher for its tail calls).
     pub group_critical: bool,
+    /// Without it the agent cannot run (`vigil run` stops, `vigil doctor` exits 1).
+    /// Every other program only narrows what the agent sees, and it runs on without it.
+    pub required: bool,
     pub what: &'static str,
 }
 
+/// Every program. The required core is the process lifecycle (fork, exec, exit): without
+/// it there is no process tree to attribute anything to. Everything else is optional.
 pub const PROGRAMS: &[ProgramSpec] = &[
     ProgramSpec {
         name: "handle_fork",
@@ -57,6 +62,7 @@ pub const PROGRAMS: &[ProgramSpec] = &[
         attach: Attach::TpBtf("sched_process_fork"),
         hook: Some(Hook::Fork),
         group_critical: false,
+        required: true,
         what: "new processes (fork, clone, vfork)",
     },
     ProgramSpec {
@@ -65,6 +71,7 @@ pub const PROGRAMS: &[ProgramSpec] = &[
         attach: Attach::TpBtf("sched_process_exec"),
         hook: Some(Hook::Exec),
         group_critical: false,
+        required: true,
         what: "program execution (execve, execveat)",
     },
     ProgramSpec {
@@ -73,6 +80,7 @@ pub const PROGRAMS: &[ProgramSpec] = &[
         attach: Attach::TpBtf("sched_process_exit"),
         hook: Some(Hook::Exit),
         group_critical: false,
+        required: true,
         what: "process exit with code or signal",
     },
     ProgramSpec {
@@ -81,6 +89,7 @@ pub const PROGRAMS: &[ProgramSpec] = &[
         attach: Attach::TpBtf("sys_exit"),
         hook: None,
         group_critical: true,
+        required: false,
         what: "syscall results, dispatched to the handlers below",
     },
     ProgramSpec {
@@ -89,6 +98,7 @@ pub const PROGRAMS: &[ProgramSpec] = &[
         attach: Attach::SysExitTail(&["open", "openat", "openat2", "creat"]),
         hook: Some(Hook::Open),
         group_critical: false,
+        required: false,
         what: "file opens with flags and result",
     },
     ProgramSpec {
@@ -97,6 +107,7 @@ pub const PROGRAMS: &[ProgramSpec] = &[
         attach: Attach::SysExitTail(&["unlink", "unlinkat", "rmdir"]),
         hook: Some(Hook::Unlink),
         group_critical: false,
+        required: false,
         what: "file and directory removal",
     },
     ProgramSpec {
@@ -105,6 +116,7 @@ pub const PROGRAMS: &[ProgramSpec] = &[
         attach: Attach::SysExitTail(&["rename", "renameat", "renameat2"]),
         hook: Some(Hook::Rename),
         group_critical: false,
+        required: false,
         what: "renames",
     },
     ProgramSpec {
@@ -113,6 +125,7 @@ pub const PROGRAMS: &[ProgramSpec] = &[
         attach: Attach::SysExitTail(&["chmod", "fchmod", "fchmodat", "fchmodat2"]),
         hook: Some(Hook::Chmod),
         group_critical: false,
+        required: false,
         what: "permission changes",
     },
     ProgramSpec {
@@ -121,6 +134,7 @@ pub const PROGRAMS: &[ProgramSpec] = &[
         attach: Attach::SysExitTail(&["chown", "fchown", "lchown", "fchownat"]),
         hook: Some(Hook::Chown),
         group_critical: false,
+        required: false,
         what: "ownership changes",
     },
     ProgramSpec {
@@ -129,6 +143,7 @@ pub const PROGRAMS: &[ProgramSpec] = &[
         attach: Attach::SysExitTail(&["link", "linkat"]),
         hook: Some(Hook::Link),
         group_critical: false,
+        required: false,
         what: "hard links",
     },
     ProgramSpec {
@@ -137,6 +152,7 @@ pub const PROGRAMS: &[ProgramSpec] = &[
         attach: Attach::SysExitTail(&["symlink", "symlinkat"]),
         hook: Some(Hook::Symlink),
         group_critical: false,
+        required: false,
         what: "symbolic links",
     },
     ProgramSpec {
@@ -145,6 +161,7 @@ pub const PROGRAMS: &[ProgramSpec] = &[
         attach: Attach::SysExitTail(&["truncate", "ftruncate"]),
         hook: Some(Hook::Truncate),
         group_critical: false,
+        required: false,
         what: "truncation",
     },
     ProgramSpec {
@@ -153,6 +170,7 @@ pub const PROGRAMS: &[ProgramSpec] = &[
         attach: Attach::SysExitTail(&["mkdir", "mkdirat"]),
         hook: Some(Hook::Mkdir),
         group_critical: false,
+        required: false,
         what: "directory creation",
     },
     ProgramSpec {
@@ -161,6 +179,7 @@ pub const PROGRAMS: &[ProgramSpec] = &[
         attach: Attach::SysExitTail(&["memfd_create"]),
         hook: Some(Hook::Memfd),
         group_critical: false,
+        required: false,
         what: "anonymous memory files (fileless execution)",
     },
     ProgramSpec {
@@ -169,6 +188,7 @@ pub const PROGRAMS: &[ProgramSpec] = &[
         attach: Attach::SysExitTail(&["chdir", "fchdir"]),
         hook: Some(Hook::Cwd),
         group_critical: false,
+        required: false,
         what: "working directory changes",
     },
     ProgramSpec {
@@ -177,6 +197,7 @@ pub const PROGRAMS: &[ProgramSpec] = &[
         attach: Attach::SysExitTail(&["socket"]),
         hook: Some(Hook::Socket),
         group_critical: false,
+        required: false,
         what: "socket creation",
     },
     ProgramSpec {
@@ -185,6 +206,7 @@ pub const PROGRAMS: &[ProgramSpec] = &[
         attach: Attach::SysExitTail(&["bind"]),
         hook: Some(Hook::Bind),
         group_critical: false,
+        required: false,
         what: "bind (address, port, unix path)",
     },
     ProgramSpec {
@@ -193,6 +215,7 @@ pub const PROGRAMS: &[ProgramSpec] = &[
         attach: Attach::SysExitTail(&["listen"]),
         hook: Some(Hook::Listen),
         group_critical: false,
+        required: false,
         what: "listening sockets",
     },
     ProgramSpec {
@@ -201,6 +224,7 @@ pub const PROGRAMS: &[ProgramSpec] = &[
         attach: Attach::SysExitTail(&["connect"]),
         hook: Some(Hook::Connect),
         group_critical: false,
+        required: false,
         what: "outgoing connections with result and DNS names",
     },
     ProgramSpec {
@@ -209,6 +233,7 @@ pub const PROGRAMS: &[ProgramSpec] = &[
         attach: Attach::SysExitTail(&["accept", "accept4"]),
         hook: Some(Hook::Accept),
         group_critical: false,
+        required: false,
         what: "incoming connections with the peer",
     },
     ProgramSpec {
@@ -217,6 +242,7 @@ pub const PROGRAMS: &[ProgramSpec] = &[
         attach: Attach::SysExitTail(&["sendto", "sendmsg", "sendmmsg"]),
         hook: Some(Hook::Send),
         group_critical: false,
+        required: false,
         what: "first datagram from a process to each peer",
     },
     ProgramSpec {
@@ -225,6 +251,7 @@ pub const PROGRAMS: &[ProgramSpec] = &[
         attach: Attach::SysExitTail(&["dup", "dup2", "dup3", "fcntl"]),
         hook: Some(Hook::Dup),
         group_critical: false,
+        required: false,
         what: "sockets duplicated onto stdin/stdout/stderr",
     },
     ProgramSpec {
@@ -233,6 +260,7 @@ pub const PROGRAMS: &[ProgramSpec] = &[
         attach: Attach::TpBtf("inet_sock_set_state"),
         hook: Some(Hook::TcpState),
         group_critical: false,
+        required: false,
         what: "TCP connections established and closed, with byte counts",
     },
     ProgramSpec {
@@ -241,6 +269,7 @@ pub const PROGRAMS: &[ProgramSpec] = &[
         attach: Attach::CgroupSkb("egress"),
         hook: Some(Hook::Skb),
         group_critical: false,
+        required: false,
         what: "outgoing packets: UDP flows, DNS queries",
     },
     ProgramSpec {
@@ -249,15 +278,17 @@ pub const PROGRAMS: &[ProgramSpec] = &[
         attach: Attach::CgroupSkb("ingress"),
         hook: Some(Hook::Dns),
         group_critical: false,
+        required: false,
         what: "incoming packets: DNS answers",
     },
     ProgramSpec {
         name: "sweep_flows",
         group: Group::Network,
-        attach: Attach::MapIter("flow_table"),
+        attach: Attach::Periodic,
         hook: None,
         group_critical: false,
-        what: "ends idle datagram flows (run every few seconds)",
+        required: false,
+        what: "ends idle datagram flows (FLOW_END with their counts)",
     },
     ProgramSpec {
         name: "exit_sensitive",
@@ -296,6 +327,7 @@ pub const PROGRAMS: &[ProgramSpec] = &[
         ]),
         hook: Some(Hook::Sensitive),
         group_critical: false,
+        required: false,
         what: "injection, signals, modules, bpf(), capabilities, namespaces, mounts, setuid, timestamps, xattrs",
     },
     ProgramSpec {
@@ -304,6 +336,7 @@ pub const PROGRAMS: &[ProgramSpec] = &[
         attach: Attach::Iter("task"),
         hook: None,
         group_critical: false,
+        required: false,
         what: "fills the kernel process table with processes running at start",
     },
 ];

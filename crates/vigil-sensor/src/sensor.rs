@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, OpenObject, PrintLevel};
 use serde::Serialize;
-use tracing::{debug, warn};
+use tracing::debug;
 use vigil_event::abi::Hook;
 use vigil_event::names::SYSCALLS;
 
@@ -65,15 +65,48 @@ impl Default for SensorConfig {
 #[serde(tag = "status", content = "reason", rename_all = "snake_case")]
 pub enum HookStatus {
     Attached,
+    /// Turned off on purpose (`--disable-program`).
     Disabled,
+    /// This kernel does not offer it: the program type or attach point is refused
+    /// before any verification (EPERM, EOPNOTSUPP, or a missing attach target).
+    Refused(String),
+    /// The kernel offers it but it failed: the verifier rejected it, or attaching did.
     LoadFailed(String),
     AttachFailed(String),
+}
+
+impl HookStatus {
+    /// Missing for a reason that needs looking at (not off on purpose, not absent here).
+    pub fn is_failure(&self) -> bool {
+        matches!(self, HookStatus::LoadFailed(_) | HookStatus::AttachFailed(_))
+    }
+
+    /// Why it is not attached, for messages ("" when it is).
+    pub fn reason(&self) -> &str {
+        match self {
+            HookStatus::Attached => "",
+            HookStatus::Disabled => "disabled with --disable-program",
+            HookStatus::Refused(r) | HookStatus::LoadFailed(r) | HookStatus::AttachFailed(r) => r,
+        }
+    }
+
+    /// One word for the ready line and doctor: attached, disabled, refused, failed.
+    pub fn word(&self) -> &'static str {
+        match self {
+            HookStatus::Attached => "attached",
+            HookStatus::Disabled => "disabled",
+            HookStatus::Refused(_) => "refused by this kernel",
+            HookStatus::LoadFailed(_) | HookStatus::AttachFailed(_) => "failed",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct HookReport {
     pub program: &'static str,
     pub group: &'static str,
+    /// The agent cannot run without it.
+    pub required: bool,
     pub attach: String,
     pub what: &'static str,
     #[serde(flatten)]
@@ -93,10 +126,14 @@ impl AttachReport {
         self.hooks.iter().filter(|h| h.status == HookStatus::Attached).count()
     }
 
-    pub fn failed(&self) -> impl Iterator<Item = &HookReport> {
-        self.hooks
-            .iter()
-            .filter(|h| matches!(h.status, HookStatus::LoadFailed(_) | HookStatus::AttachFailed(_)))
+    /// Hooks that are not attached, for whatever reason.
+    pub fn missing(&self) -> impl Iterator<Item = &HookReport> {
+        self.hooks.iter().filter(|h| h.status != HookStatus::Attached)
+    }
+
+    /// Required hooks that are not attached: the agent cannot run.
+    pub fn missing_required(&self) -> impl Iterator<Item = &HookReport> {
+        self.missing().filter(|h| h.required)
     }
 
     pub fn is_attached(&self, program: &str) -> bool {
@@ -111,8 +148,8 @@ pub struct Sensor {
     pub(crate) skel: VigilSkel<'static>,
     /// The attached hooks; taken by [`Sensor::detach`].
     links: Mutex<Vec<Link>>,
-    /// The idle-flow sweeper, run by [`Sensor::sweep_flows`].
-    sweeper: Option<Link>,
+    /// The idle-flow sweeper loaded, run by [`Sensor::sweep_flows`].
+    sweeper: bool,
     pub report: AttachReport,
     /// Where the cgroup programs are attached, and whether we mounted it.
     pub cgroup2: Option<crate::mounts::Mount>,
@@ -144,8 +181,9 @@ fn take_libbpf_log() -> Vec<String> {
 }
 
 /// The program libbpf names in a failed load, and why: the verifier's last complaint
-/// (the line before "processed N insns") when there is one, else libbpf's own line.
-fn failing_program(log: &[String]) -> Option<(String, String)> {
+/// (the line before "processed N insns") when there is one, else libbpf's own line;
+/// `Refused` when the kernel turned the program down before verifying it.
+fn failing_program(log: &[String]) -> Option<(String, HookStatus)> {
     let text = log.concat();
     let lines: Vec<&str> = text.lines().collect();
     let name = lines.iter().find_map(|l| {
@@ -169,13 +207,29 @@ fn failing_program(log: &[String]) -> Option<(String, String)> {
         .find(|l| l.contains(&format!("prog '{name}'")) && l.contains("fail"))
         .map(|l| l.trim().trim_start_matches("libbpf: ").to_string())
         .unwrap_or_default();
-    Some((
-        name,
-        match verifier {
-            Some(v) => format!("{libbpf} (verifier: {v})"),
-            None => libbpf,
-        },
-    ))
+    // EPERM and EOPNOTSUPP come before the verifier (a program type this kernel does
+    // not allow); EINVAL without a verifier log is an unknown program type.
+    let refused = ["-EPERM", "-EOPNOTSUPP", "-ENOTSUPP", "-524"]
+        .iter()
+        .any(|e| libbpf.contains(e))
+        || (verifier.is_none() && libbpf.contains("-EINVAL"));
+    let status = match verifier {
+        Some(v) if !refused => HookStatus::LoadFailed(format!("{libbpf} (verifier: {v})")),
+        _ if refused => HookStatus::Refused(libbpf),
+        _ => HookStatus::LoadFailed(libbpf),
+    };
+    Some((name, status))
+}
+
+/// An attach error: a missing target or an unsupported attach type means this kernel
+/// does not offer the hook.
+fn attach_status(e: &libbpf_rs::Error) -> HookStatus {
+    match e.kind() {
+        libbpf_rs::ErrorKind::NotFound | libbpf_rs::ErrorKind::Unsupported | libbpf_rs::ErrorKind::PermissionDenied => {
+            HookStatus::Refused(e.to_string())
+        }
+        _ => HookStatus::AttachFailed(e.to_string()),
+    }
 }
 
 /// 64-bit FNV-1a, as bpf/include/detect.h computes path hashes.
@@ -269,9 +323,9 @@ impl Sensor {
                         eprintln!("{}", log.join(""));
                     }
                     match failing_program(&log) {
-                        Some((name, reason)) if !disabled.contains_key(&name) => {
-                            warn!(program = %name, "kernel refused program, continuing without it: {reason}");
-                            disabled.insert(name, HookStatus::LoadFailed(reason));
+                        Some((name, status)) if !disabled.contains_key(&name) => {
+                            debug!(program = %name, "kernel refused program, continuing without it: {}", status.reason());
+                            disabled.insert(name, status);
                         }
                         _ => {
                             let tail = log.iter().rev().take(8).rev().cloned().collect::<Vec<_>>().join("\n");
@@ -286,7 +340,7 @@ impl Sensor {
         let mut sensor = Sensor {
             skel,
             links: Mutex::new(Vec::new()),
-            sweeper: None,
+            sweeper: false,
             report: AttachReport::default(),
             cgroup2: None,
             tail_fds: BTreeMap::new(),
@@ -341,7 +395,7 @@ impl Sensor {
                             }
                             HookStatus::Attached
                         }
-                        Err(e) => HookStatus::AttachFailed(e.to_string()),
+                        Err(e) => attach_status(&e),
                     },
                     Attach::SysExitTail(syscalls) => {
                         use std::os::fd::{AsFd, AsRawFd};
@@ -370,21 +424,19 @@ impl Sensor {
                                     links.push(link);
                                     HookStatus::Attached
                                 }
-                                Err(e) => HookStatus::AttachFailed(e.to_string()),
+                                Err(e) => attach_status(&e),
                             }
                         }
                         Err(e) => HookStatus::AttachFailed(format!("no cgroup v2 hierarchy: {e}")),
                     },
-                    Attach::MapIter(_) => {
-                        use std::os::fd::AsFd;
-                        match prog.attach_iter(self.skel.maps.flow_table.as_fd()) {
-                            Ok(link) => {
-                                self.sweeper = Some(link);
-                                HookStatus::Attached
-                            }
-                            Err(e) => HookStatus::AttachFailed(e.to_string()),
+                    // Loaded is all it takes; one run now proves the kernel lets us run it.
+                    Attach::Periodic => match run_syscall_prog(&prog) {
+                        Ok(_) => {
+                            self.sweeper = true;
+                            HookStatus::Attached
                         }
-                    }
+                        Err(e) => HookStatus::AttachFailed(e),
+                    },
                     Attach::Iter(_) => match prog.attach_iter_with_opts(libbpf_rs::IterOpts::None) {
                         Ok(link) => match run_iterator(&link) {
                             Ok(n) => {
@@ -393,7 +445,7 @@ impl Sensor {
                             }
                             Err(e) => HookStatus::AttachFailed(e),
                         },
-                        Err(e) => HookStatus::AttachFailed(e.to_string()),
+                        Err(e) => attach_status(&e),
                     },
                 }
             } else {
@@ -415,6 +467,7 @@ impl Sensor {
                 HookReport {
                     program: spec.name,
                     group: spec.group.name(),
+                    required: spec.required,
                     attach: describe(spec.attach),
                     what: spec.what,
                     status,
@@ -430,13 +483,17 @@ impl Sensor {
         Ok(())
     }
 
-    /// Ends idle datagram flows (the kernel sends their FLOW_END records). Cheap; the
-    /// agent calls it every few seconds.
-    pub fn sweep_flows(&self) -> Result<(), SensorError> {
-        match &self.sweeper {
-            Some(link) => run_iterator(link).map(|_| ()).map_err(SensorError::Stats),
-            None => Ok(()),
+    /// Ends idle datagram flows (the kernel sends their FLOW_END records); returns how
+    /// many ended. Cheap (one walk of the flow table in the kernel); the agent calls it
+    /// every few seconds. Without the sweeper (refused by this kernel) it does nothing.
+    pub fn sweep_flows(&self) -> Result<u32, SensorError> {
+        if !self.sweeper {
+            return Ok(0);
         }
+        let started = std::time::Instant::now();
+        let ended = run_syscall_prog(&self.skel.progs.sweep_flows).map_err(SensorError::Stats)?;
+        debug!(ended, micros = started.elapsed().as_micros() as u64, "idle-flow sweep");
+        Ok(ended)
     }
 
     /// Sets what the burst detectors count: discovery commands (process names) and host
@@ -579,13 +636,20 @@ pub(crate) fn describe(a: Attach) -> String {
         Attach::TpBtf(tp) => format!("tp_btf/{tp}"),
         Attach::SysExitTail(sc) => format!("sys_exit[{}]", sc.join(",")),
         Attach::Iter(what) => format!("iter/{what}"),
-        Attach::MapIter(map) => format!("iter/bpf_map_elem({map})"),
+        Attach::Periodic => "syscall (run by the agent)".to_string(),
         Attach::CgroupSkb(dir) => format!("cgroup_skb/{dir}"),
     }
 }
 
 fn open_err(e: libbpf_rs::Error) -> SensorError {
     SensorError::Open(e.to_string())
+}
+
+/// Runs a `syscall` program once; returns what it returned.
+fn run_syscall_prog(prog: &libbpf_rs::ProgramMut) -> Result<u32, String> {
+    prog.test_run(libbpf_rs::ProgramInput::default())
+        .map(|out| out.return_value)
+        .map_err(|e| e.to_string())
 }
 
 /// Runs a BPF iterator to its end; returns how many lines it printed.
@@ -618,17 +682,35 @@ mod tests {
             "libbpf: prog 'exit_open': -- BEGIN PROG LOAD LOG --\n".to_string(),
             "libbpf: failed to load object 'vigil_bpf'\n".to_string(),
         ];
-        let (name, reason) = failing_program(&log).unwrap();
+        let (name, status) = failing_program(&log).unwrap();
         assert_eq!(name, "exit_open");
-        assert!(reason.contains("Permission denied"), "{reason}");
+        assert!(
+            matches!(&status, HookStatus::LoadFailed(r) if r.contains("Permission denied")),
+            "{status:?}"
+        );
         let verifier_log = vec![
             "libbpf: prog 'skb_egress': BPF program load failed: -E2BIG\n".to_string(),
             "libbpf: prog 'skb_egress': -- BEGIN PROG LOAD LOG --\n0: R1=ctx()\nBPF program is too large. Processed 1000001 insn\nprocessed 1000001 insns (limit 1000000)\n-- END PROG LOAD LOG --\n".to_string(),
             "libbpf: prog 'skb_egress': failed to load: -E2BIG\n".to_string(),
         ];
-        let (name, reason) = failing_program(&verifier_log).unwrap();
+        let (name, status) = failing_program(&verifier_log).unwrap();
         assert_eq!(name, "skb_egress");
-        assert!(reason.contains("too large"), "{reason}");
+        assert!(
+            matches!(&status, HookStatus::LoadFailed(r) if r.contains("too large")),
+            "{status:?}"
+        );
+        // Refused before the verifier ran: this kernel does not offer the program type.
+        let eperm = vec![
+            "libbpf: prog 'sweep_flows': BPF program load failed: -EPERM\n".to_string(),
+            "libbpf: prog 'sweep_flows': -- BEGIN PROG LOAD LOG --\n-- END PROG LOAD LOG --\n".to_string(),
+            "libbpf: prog 'sweep_flows': failed to load: -EPERM\n".to_string(),
+        ];
+        let (name, status) = failing_program(&eperm).unwrap();
+        assert_eq!(name, "sweep_flows");
+        assert!(
+            matches!(&status, HookStatus::Refused(r) if r.contains("EPERM")),
+            "{status:?}"
+        );
         assert!(failing_program(&["libbpf: map 'x': failed".to_string()]).is_none());
     }
 

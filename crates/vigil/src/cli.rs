@@ -23,9 +23,14 @@ pub struct Config {
     pub rate_limit: Option<String>,
 }
 
+/// Largest configuration file read.
+const CONFIG_MAX_BYTES: u64 = 1 << 20;
+
 impl Config {
     pub fn read(path: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        // Bounded like a rule file: a FIFO, a device or a huge file is refused, not read.
+        let text = vigil_rules::source::read_text_file(path, CONFIG_MAX_BYTES)
+            .map_err(|e| anyhow::anyhow!("{}:0:0: {e}", path.display()))?;
         serde_yaml::from_str(&text).map_err(|e| match e.location() {
             Some(l) => anyhow::anyhow!("{}:{}:{}: {}", path.display(), l.line(), l.column(), e),
             None => anyhow::anyhow!("{}: {e}", path.display()),

@@ -14,8 +14,20 @@ struct DoctorReport {
     notes: Vec<String>,
 }
 
-/// Prints the report; returns the exit code: 0 all hooks attach, 1 some do not, 2 none can.
-pub fn doctor(json: bool) -> i32 {
+/// Every required hook attaches; each optional hook attaches, is refused by this kernel
+/// (listed with what is lost) or was disabled on purpose.
+pub const EXIT_READY: i32 = 0;
+/// Vigil cannot run here: not root, no BTF, the object does not load, or a required hook
+/// does not attach.
+pub const EXIT_CANNOT_RUN: i32 = 1;
+/// Vigil runs, but an optional hook that this kernel offers failed (the verifier rejected
+/// it or attaching failed): it sees less than it could here. The FAIL lines say why.
+pub const EXIT_DEGRADED: i32 = 2;
+
+/// Prints the report; returns the exit code ([`EXIT_READY`], [`EXIT_DEGRADED`] or
+/// [`EXIT_CANNOT_RUN`]). `disabled` programs are left out as `vigil run
+/// --disable-program` would.
+pub fn doctor(json: bool, disabled: &std::collections::BTreeSet<String>) -> i32 {
     let mut notes = Vec::new();
     // LSM and lockdown state live in securityfs; mount it if it is missing, and say so.
     match mounts::ensure_securityfs() {
@@ -25,18 +37,25 @@ pub fn doctor(json: bool) -> i32 {
     }
     let environment = probe::environment();
     let program_types = probe::program_types();
-    let (hooks, sensor_error) = match Sensor::start(&SensorConfig::default()) {
+    let cfg = SensorConfig {
+        disabled_programs: disabled.clone(),
+        ..SensorConfig::default()
+    };
+    let (hooks, sensor_error) = match Sensor::start(&cfg) {
         Ok(s) => (s.report.hooks.clone(), None),
         Err(e) => (Vec::new(), Some(e.to_string())),
     };
     let required_ok = environment.iter().chain(&program_types).all(|c| c.ok || !c.required);
     let attached = hooks.iter().filter(|h| h.status == HookStatus::Attached).count();
-    let code = if !required_ok || sensor_error.is_some() || attached == 0 {
-        2
-    } else if attached < hooks.len() {
-        1
+    let code = if !required_ok
+        || sensor_error.is_some()
+        || hooks.iter().any(|h| h.required && h.status != HookStatus::Attached)
+    {
+        EXIT_CANNOT_RUN
+    } else if hooks.iter().any(|h| h.status.is_failure()) {
+        EXIT_DEGRADED
     } else {
-        0
+        EXIT_READY
     };
 
     let report = DoctorReport {
@@ -68,39 +87,66 @@ pub fn doctor(json: bool) -> i32 {
         let note = if c.required { "" } else { "  (optional)" };
         println!("  {} {:<26} {}{note}", mark(c), c.name, c.detail);
     }
-    println!("\nVigil hooks");
+    println!("\nVigil hooks (required: the agent cannot run without them; optional: it runs on without them)");
     if let Some(e) = &report.sensor_error {
         println!("  FAIL cannot load the sensor: {e}");
     }
     for h in &report.hooks {
-        let (m, why) = match &h.status {
-            HookStatus::Attached => ("ok  ", String::new()),
-            HookStatus::Disabled => ("off ", "disabled".to_string()),
-            HookStatus::LoadFailed(r) => ("FAIL", format!("load: {r}")),
-            HookStatus::AttachFailed(r) => ("FAIL", format!("attach: {r}")),
+        let m = match (&h.status, h.required) {
+            (HookStatus::Attached, _) => "ok  ",
+            (HookStatus::Disabled, false) => "off ",
+            (HookStatus::Refused(_), false) => "no  ",
+            _ => "FAIL",
         };
         println!(
-            "  {m} {:<20} {:<44} {}{}",
+            "  {m} {:<20} {:<9} {:<44} {}",
             h.program,
+            if h.required { "required" } else { "optional" },
             h.attach,
-            h.what,
-            if why.is_empty() {
-                String::new()
-            } else {
-                format!(" -- {why}")
-            }
+            h.what
         );
+        match &h.status {
+            HookStatus::Attached => {}
+            HookStatus::LoadFailed(r) => println!("       load failed: {r}"),
+            HookStatus::AttachFailed(r) => println!("       attach failed: {r}"),
+            other => println!("       {}: {}", other.word(), other.reason()),
+        }
+        if h.status != HookStatus::Attached {
+            if h.required {
+                println!("       without it the agent cannot run");
+            } else {
+                println!("       without it the agent does not see: {}", h.what);
+            }
+        }
     }
     for n in &report.notes {
         println!("\nnote: {n}");
     }
+    let missing: Vec<&str> = report
+        .hooks
+        .iter()
+        .filter(|h| h.status != HookStatus::Attached)
+        .map(|h| h.program)
+        .collect();
     println!(
-        "\n{}",
+        "\n{} (exit {code})",
         match code {
-            0 => "All of Vigil's hooks attach on this kernel.".to_string(),
-            1 => format!(
-                "{attached} of {} hooks attach; Vigil runs without the others.",
-                report.hooks.len()
+            EXIT_READY if missing.is_empty() =>
+                "Ready: every one of Vigil's hooks attaches on this kernel.".to_string(),
+            EXIT_READY => format!(
+                "Ready: every required hook attaches ({attached} of {} in all); Vigil runs without {}.",
+                report.hooks.len(),
+                missing.join(", ")
+            ),
+            EXIT_DEGRADED => format!(
+                "Degraded: Vigil runs, but {} failed although this kernel offers them (see FAIL above).",
+                report
+                    .hooks
+                    .iter()
+                    .filter(|h| h.status.is_failure())
+                    .map(|h| h.program)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             _ => "Vigil cannot run here (see FAIL above).".to_string(),
         }

@@ -29,10 +29,17 @@ enum Command {
     /// Run the agent: attach the hooks, evaluate the rules, write alerts as JSON lines (needs root).
     Run(RunArgs),
     /// Check what this kernel supports and which hooks attach (needs root for the last part).
+    ///
+    /// Exit status: 0 ready (every required hook attaches; optional hooks this kernel
+    /// refuses are listed with what is lost), 2 degraded (an optional hook this kernel
+    /// offers failed), 1 cannot run.
     Doctor {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// Leave this BPF program out, as `vigil run --disable-program` does (repeatable).
+        #[arg(long = "disable-program", value_name = "PROGRAM")]
+        disable_programs: Vec<String>,
     },
     /// Run the rules over a recording made with `vigil run --record` (no root needed).
     Replay {
@@ -255,7 +262,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                     ringbuf_events_bytes: a.ringbuf_mb.saturating_mul(1 << 20),
                     proc_table_entries: a.proc_table_size,
                     agent_tgid: std::process::id(),
-                    disabled_programs: a.disable_programs.into_iter().collect::<BTreeSet<_>>(),
+                    disabled_programs: program_names(a.disable_programs)?,
                     dns_ports: if a.dns_ports.is_empty() {
                         vec![53]
                     } else {
@@ -276,7 +283,10 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
             agent::run(opts)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Doctor { json } => Ok(ExitCode::from(vigil::doctor::doctor(json) as u8)),
+        Command::Doctor { json, disable_programs } => {
+            let disabled = program_names(disable_programs)?;
+            Ok(ExitCode::from(vigil::doctor::doctor(json, &disabled) as u8))
+        }
         Command::Replay {
             file,
             rules,
@@ -340,4 +350,15 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `--disable-program` names, each checked against the program table.
+fn program_names(names: Vec<String>) -> Result<BTreeSet<String>> {
+    for n in &names {
+        if vigil_sensor::programs::spec(n).is_none() {
+            let known: Vec<&str> = vigil_sensor::programs::PROGRAMS.iter().map(|p| p.name).collect();
+            bail!("--disable-program {n}: no such program (one of: {})", known.join(", "));
+        }
+    }
+    Ok(names.into_iter().collect())
 }

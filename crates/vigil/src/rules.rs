@@ -6,8 +6,8 @@
 //! that fails keeps the rules that were running.
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::SystemTime;
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, SystemTime};
 
 use vigil_rules::{LoadError, LoadOptions, Loader, RuleError, RuleSet};
 
@@ -110,21 +110,37 @@ pub struct RuleSources {
 
 impl RuleSources {
     /// The rule files to read, directories expanded, in load order.
-    pub fn files(&self) -> Result<Vec<PathBuf>, String> {
+    pub fn files(&self) -> Result<Vec<PathBuf>, RuleError> {
+        let err = |p: &std::path::Path, message: String| RuleError {
+            file: p.display().to_string(),
+            line: 0,
+            column: 0,
+            message,
+        };
         let mut out = Vec::new();
         for p in &self.paths {
-            if p.is_dir() {
+            // metadata() follows symlinks: a loop is reported as such, not as missing.
+            let meta = std::fs::metadata(p).map_err(|e| err(p, format!("cannot read the rules path: {e}")))?;
+            if meta.is_dir() {
                 let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
-                    .map_err(|e| format!("{}: {e}", p.display()))?
+                    .map_err(|e| err(p, format!("cannot list the rules directory: {e}")))?
                     .filter_map(|e| e.ok().map(|e| e.path()))
                     .filter(|f| matches!(f.extension().and_then(|x| x.to_str()), Some("yaml" | "yml")))
+                    .take(vigil_rules::source::MAX_FILES + 1)
                     .collect();
                 entries.sort();
                 out.extend(entries);
-            } else if p.exists() {
-                out.push(p.clone());
             } else {
-                return Err(format!("{}: no such file or directory", p.display()));
+                out.push(p.clone());
+            }
+            if out.len() > vigil_rules::source::MAX_FILES {
+                return Err(err(
+                    p,
+                    format!(
+                        "more than {} rule files; refused so loading stays bounded",
+                        vigil_rules::source::MAX_FILES
+                    ),
+                ));
             }
         }
         Ok(out)
@@ -149,14 +165,7 @@ impl RuleSources {
                     loader.add_file(f);
                 }
             }
-            Err(e) => {
-                return Err(LoadError::single(RuleError {
-                    file: e,
-                    line: 1,
-                    column: 1,
-                    message: "cannot read".into(),
-                }));
-            }
+            Err(e) => return Err(LoadError::single(e)),
         }
         loader.load()
     }
@@ -179,45 +188,97 @@ impl RuleSources {
     }
 }
 
-/// The running rules, and what happened at the last (re)load.
+/// The running rules, and a watcher that reloads them off the event path.
 pub struct LoadedRules {
     pub set: Arc<RuleSet>,
     pub sources: RuleSources,
-    fingerprint: Vec<(PathBuf, Option<SystemTime>)>,
+    watcher: Option<Watcher>,
+}
+
+/// A thread that notices edited rule files (or a SIGHUP) and loads them, so a slow or
+/// hostile rule file never holds up the loop that reads the kernel's ring buffers.
+struct Watcher {
+    force: mpsc::Sender<()>,
+    results: mpsc::Receiver<Reload>,
 }
 
 pub enum Reload {
     Unchanged,
-    Reloaded(usize),
+    Reloaded(Arc<RuleSet>),
     /// The new rules did not load; the previous ones keep running.
     Failed(LoadError),
 }
 
+/// How often the watcher looks at the rule files' modification times.
+const WATCH_INTERVAL: Duration = Duration::from_secs(1);
+
 impl LoadedRules {
     pub fn load(sources: RuleSources) -> Result<Self, LoadError> {
-        let fingerprint = sources.fingerprint();
         let set = sources.load()?.into_shared();
         Ok(LoadedRules {
             set,
             sources,
-            fingerprint,
+            watcher: None,
         })
     }
 
-    /// Reloads if `force` or a rule file changed since the last load.
-    pub fn reload(&mut self, force: bool) -> Reload {
-        let now = self.sources.fingerprint();
-        if !force && now == self.fingerprint {
-            return Reload::Unchanged;
+    /// Starts watching the rule files: from now on [`LoadedRules::poll`] hands over
+    /// new rule sets as they load.
+    pub fn watch(&mut self) -> std::io::Result<()> {
+        let (force_tx, force_rx) = mpsc::channel::<()>();
+        let (result_tx, result_rx) = mpsc::sync_channel::<Reload>(1);
+        let sources = self.sources.clone();
+        let mut fingerprint = sources.fingerprint();
+        std::thread::Builder::new()
+            .name("vigil-rules".into())
+            // Compiling recurses over conditions (bounded in depth); give it room.
+            .stack_size(16 << 20)
+            .spawn(move || loop {
+                let force = match force_rx.recv_timeout(WATCH_INTERVAL) {
+                    Ok(()) => true,
+                    Err(mpsc::RecvTimeoutError::Timeout) => false,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                };
+                let now = sources.fingerprint();
+                if !force && now == fingerprint {
+                    continue;
+                }
+                fingerprint = now;
+                let result = match sources.load() {
+                    Ok(set) => Reload::Reloaded(set.into_shared()),
+                    Err(e) => Reload::Failed(e),
+                };
+                // Waits while the agent has not taken the previous result: reloads never pile up.
+                if result_tx.send(result).is_err() {
+                    return;
+                }
+            })?;
+        self.watcher = Some(Watcher {
+            force: force_tx,
+            results: result_rx,
+        });
+        Ok(())
+    }
+
+    /// Asks the watcher to reload now, changed or not (SIGHUP).
+    pub fn request_reload(&self) {
+        if let Some(w) = &self.watcher {
+            let _ = w.force.send(());
         }
-        self.fingerprint = now;
-        match self.sources.load() {
-            Ok(set) => {
-                let n = set.rules().len();
-                self.set = set.into_shared();
-                Reload::Reloaded(n)
+    }
+
+    /// A reload that finished since the last call, if any; never waits.
+    pub fn poll(&mut self) -> Reload {
+        let Some(w) = &self.watcher else {
+            return Reload::Unchanged;
+        };
+        match w.results.try_recv() {
+            Ok(Reload::Reloaded(set)) => {
+                self.set = Arc::clone(&set);
+                Reload::Reloaded(set)
             }
-            Err(e) => Reload::Failed(e),
+            Ok(other) => other,
+            Err(_) => Reload::Unchanged,
         }
     }
 }

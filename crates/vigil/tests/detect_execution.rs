@@ -845,8 +845,10 @@ fn miners_scanners_sniffers_and_crackers_are_detected() {
     let hydra = install("/bin/true", dir.path(), "hydra");
     let agent = Agent::start(&[]);
 
+    /// (executable, arguments, rule, priority, technique, part of the output)
+    type Case<'a> = (&'a Path, &'a [&'a str], &'a str, &'a str, &'a str, &'a str);
     #[rustfmt::skip]
-    let cases: [(&Path, &[&str], &str, &str, &str, &str); 4] = [
+    let cases: [Case; 4] = [
         (&xmrig, &["-o", "stratum+tcp://pool.example.net:3333", "-u", "wallet"],
             "Cryptocurrency miner launched", "CRITICAL", "T1496", "xmrig -o stratum+tcp://pool.example.net:3333"),
         (&nmap, &["-sS", "-p", "1-1024", "192.0.2.10"],

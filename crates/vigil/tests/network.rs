@@ -98,6 +98,65 @@ fn tcp_over_ipv6_connect_accept_and_flow_bytes() {
     tcp_roundtrip("[::1]:0", "ipv6");
 }
 
+/// UDP has no close hook: a flow silent for `--udp-idle-secs` is ended by the kernel's
+/// sweeper (a `syscall` program the agent runs; it needs no map iterator,
+/// which this kernel refuses), with its byte and packet counts each way.
+#[test]
+fn an_idle_udp_flow_ends_with_its_byte_counts() {
+    let server = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let port = server.local_addr().expect("addr").port();
+    let agent = Agent::start(&["--events", "--udp-idle-secs", "1"]);
+    let me = std::process::id();
+    // the child sends two datagrams (300 + 200 bytes) and reads one reply of 40
+    let code = format!(
+        "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.sendto(b'q' * 300, ('127.0.0.1', {port}))\ns.sendto(b'q' * 200, ('127.0.0.1', {port}))\ns.settimeout(10)\ns.recvfrom(100)\n"
+    );
+    let child = Command::new(python()).args(["-c", &code]).spawn().expect("python");
+    let client_pid = child.id();
+    let mut buf = [0u8; 1024];
+    let (n1, peer) = server.recv_from(&mut buf).expect("first datagram");
+    let (n2, _) = server.recv_from(&mut buf).expect("second datagram");
+    assert_eq!((n1, n2), (300, 200));
+    server.send_to(&[b'r'; 40], peer).expect("reply");
+    assert!(child.wait_with_output().expect("wait").status.success());
+
+    let port = port as u64;
+    let lines = agent.wait_for("both idle UDP flow ends", WAIT, |l| {
+        net(l, "flow_end")
+            .filter(|v| v["fd"]["l4proto"] == "udp" && (v["fd"]["rport"] == port || v["fd"]["lport"] == port))
+            .count()
+            >= 2
+    });
+    let end_of = |pid: u32| {
+        net(&lines, "flow_end")
+            .find(|v| {
+                v["proc"]["pid"] == pid
+                    && v["fd"]["l4proto"] == "udp"
+                    && (v["fd"]["rport"] == port || v["fd"]["lport"] == port)
+            })
+            .unwrap_or_else(|| panic!("no UDP flow_end for pid {pid}"))
+    };
+    // The client's socket: everything each way (payload bytes, as for TCP).
+    // The server's socket: its flow starts at its first datagram out (the reply), so the
+    // two datagrams it received before are not in it (README: what the hooks do not see).
+    for (pid, out, inb, pkts_out, pkts_in) in [(client_pid, 500, 40, 2, 1), (me, 40, 0, 1, 0)] {
+        let end = end_of(pid);
+        assert_eq!(end["net"]["direction"], "outgoing", "{end}");
+        assert_eq!(end["net"]["bytes_out"], out, "bytes out: {end}");
+        assert_eq!(end["net"]["bytes_in"], inb, "bytes in: {end}");
+        assert_eq!(end["net"]["pkts_out"], pkts_out, "packets out: {end}");
+        assert_eq!(end["net"]["pkts_in"], pkts_in, "packets in: {end}");
+        assert!(
+            end["net"]["flags"]
+                .as_array()
+                .is_some_and(|f| f.iter().any(|x| x == "idle_end")),
+            "ended for being idle: {end}"
+        );
+    }
+    let (_, summary) = agent.stop();
+    assert_kernel_accounting(&summary);
+}
+
 #[test]
 fn dns_answers_name_the_later_connection() {
     // our DNS server, and the service its answer points to (127.0.0.9 is loopback too)

@@ -29,9 +29,22 @@ pub(crate) struct Failed;
 
 type CResult<T> = Result<T, Failed>;
 
+/// Most nodes one compiled condition may hold: and/or/not, checks, and each value of a
+/// check, with every macro inlined where it is used. A macro used twice by the next one,
+/// sixty times over, would otherwise expand to 2^60 nodes. The largest condition among
+/// Falco's upstream rules and ours holds about 1,300.
+pub(crate) const MAX_CONDITION_NODES: usize = 200_000;
+
+/// Deepest nesting of a compiled condition, macros inlined (upstream: about 15).
+pub(crate) const MAX_CONDITION_DEPTH: usize = 200;
+
+/// Most items all lists together may expand to (lists of lists count what they repeat).
+pub(crate) const MAX_LIST_ITEMS: usize = 2_000_000;
+
 enum MacroState {
     InProgress,
-    Done(Condition),
+    /// Compiled, with its node count and depth (what each use of it adds).
+    Done(Condition, usize, usize),
     Failed,
 }
 
@@ -54,6 +67,9 @@ pub(crate) struct Compiler<'a> {
     lists: HashMap<String, Vec<(String, Origin)>>,
     macros: HashMap<String, MacroState>,
     stack: Vec<String>,
+    /// Nodes and nesting of the condition being compiled, macros inlined.
+    size: usize,
+    depth: usize,
     /// When set, unknown fields are collected here instead of reported
     /// (`skip-if-unknown-filter`).
     pub unknown_fields: Option<Vec<String>>,
@@ -82,6 +98,8 @@ impl<'a> Compiler<'a> {
             lists: HashMap::new(),
             macros: HashMap::new(),
             stack: Vec::new(),
+            size: 0,
+            depth: 0,
             unknown_fields: None,
         };
         c.expand_lists();
@@ -96,12 +114,29 @@ impl<'a> Compiler<'a> {
             .collect()
     }
 
+    /// Expands every list; past [`MAX_LIST_ITEMS`] in all, the list that crosses it is
+    /// an error (lists of lists that each repeat the previous grow exponentially).
     fn expand_lists(&mut self) {
+        let mut budget = MAX_LIST_ITEMS;
         for l in &self.col.lists {
             let mut out = Vec::new();
             let mut seen = HashSet::new();
             seen.insert(l.name.clone());
-            self.expand_list_items(&l.items, l.visibility, &mut seen, &mut out);
+            if self
+                .expand_list_items(&l.items, l.visibility, &mut seen, &mut out, &mut budget)
+                .is_err()
+            {
+                self.diag.error(
+                    &l.origin.file,
+                    l.origin.pos,
+                    format!(
+                        "list `{}` takes the lists past {MAX_LIST_ITEMS} items in all (lists that include lists count \
+                         every item they repeat); refused so loading stays bounded",
+                        l.name
+                    ),
+                );
+                return;
+            }
             self.lists.insert(l.name.clone(), out);
         }
     }
@@ -112,18 +147,23 @@ impl<'a> Compiler<'a> {
         visibility: usize,
         seen: &mut HashSet<String>,
         out: &mut Vec<(String, Origin)>,
-    ) {
+        budget: &mut usize,
+    ) -> CResult<()> {
         for it in items {
             // Only lists defined before this one may be referenced, as in Falco.
             match self.col.list(&it.text) {
                 Some(r) if r.index < visibility && !seen.contains(&r.name) => {
                     seen.insert(r.name.clone());
-                    self.expand_list_items(&r.items, r.visibility, seen, out);
+                    self.expand_list_items(&r.items, r.visibility, seen, out, budget)?;
                     seen.remove(&r.name);
                 }
-                _ => out.push((unquote_item(&it.text), it.origin.clone())),
+                _ => {
+                    *budget = budget.checked_sub(1).ok_or(Failed)?;
+                    out.push((unquote_item(&it.text), it.origin.clone()));
+                }
             }
         }
+        Ok(())
     }
 
     fn error_at(&mut self, text: &Text, span: &Span, msg: impl Into<String>) -> Failed {
@@ -145,7 +185,25 @@ impl<'a> Compiler<'a> {
     /// Compiles a rule (or sequence step) condition.
     pub fn condition(&mut self, text: &Text) -> CResult<Condition> {
         let e = self.parse(text)?;
+        (self.size, self.depth) = (0, 0);
         self.expr(&e, text, None)
+    }
+
+    /// Counts `n` more nodes into the condition being compiled; past the limit, an
+    /// error at `span`.
+    fn grow(&mut self, n: usize, text: &Text, span: &Span) -> CResult<()> {
+        self.size = self.size.saturating_add(n);
+        if self.size > MAX_CONDITION_NODES {
+            return Err(self.error_at(
+                text,
+                span,
+                format!(
+                    "the condition expands to more than {MAX_CONDITION_NODES} nodes here (macros inlined, \
+                     list values counted); refused so loading and matching stay bounded"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Parses every macro so that syntax errors are reported once, at the
@@ -168,6 +226,7 @@ impl<'a> Compiler<'a> {
                 continue;
             }
             let before = self.diag.errors.len();
+            (self.size, self.depth) = (0, 0);
             let _ = self.macro_cond(&m.name);
             let new: Vec<_> = self.diag.errors.drain(before..).collect();
             for e in new {
@@ -183,7 +242,7 @@ impl<'a> Compiler<'a> {
 
     fn macro_cond(&mut self, name: &str) -> CResult<Condition> {
         match self.macros.get(name) {
-            Some(MacroState::Done(c)) => return Ok(c.clone()),
+            Some(MacroState::Done(c, _, _)) => return Ok(c.clone()),
             Some(MacroState::Failed) | Some(MacroState::InProgress) => return Err(Failed),
             None => {}
         }
@@ -192,13 +251,20 @@ impl<'a> Compiler<'a> {
         };
         self.macros.insert(name.to_string(), MacroState::InProgress);
         self.stack.push(name.to_string());
+        // A macro is counted on its own, then as a whole wherever it is used.
+        let outer = (self.size, self.depth);
+        (self.size, self.depth) = (0, 0);
         let res = self
             .parse(&def.cond)
             .and_then(|e| self.expr(&e, &def.cond, Some(def.visibility)));
+        let size = self.size;
+        (self.size, self.depth) = outer;
         self.stack.pop();
         match res {
             Ok(c) => {
-                self.macros.insert(name.to_string(), MacroState::Done(c.clone()));
+                let depth = condition_depth(&c);
+                self.macros
+                    .insert(name.to_string(), MacroState::Done(c.clone(), size, depth));
                 Ok(c)
             }
             Err(f) => {
@@ -215,6 +281,24 @@ impl<'a> Compiler<'a> {
     }
 
     fn expr(&mut self, e: &Expr, text: &Text, visibility: Option<usize>) -> CResult<Condition> {
+        self.depth += 1;
+        let res = if self.depth > MAX_CONDITION_DEPTH {
+            Err(self.error_at(
+                text,
+                &first_span(e),
+                format!("the condition nests more than {MAX_CONDITION_DEPTH} levels deep here (macros inlined)"),
+            ))
+        } else {
+            self.expr_node(e, text, visibility)
+        };
+        self.depth -= 1;
+        res
+    }
+
+    fn expr_node(&mut self, e: &Expr, text: &Text, visibility: Option<usize>) -> CResult<Condition> {
+        if !matches!(e, Expr::Ident(..)) {
+            self.grow(1, text, &first_span(e))?;
+        }
         match e {
             Expr::And(v) | Expr::Or(v) => {
                 let mut out = Vec::with_capacity(v.len());
@@ -275,7 +359,20 @@ impl<'a> Compiler<'a> {
             };
             return Err(self.error_at(text, span, msg));
         }
-        self.macro_cond(name)
+        let c = self.macro_cond(name)?;
+        // The macro is inlined here: it adds its whole size and depth.
+        if let Some(MacroState::Done(_, size, depth)) = self.macros.get(name) {
+            let (size, depth) = (*size, *depth);
+            self.grow(size, text, span)?;
+            if self.depth + depth > MAX_CONDITION_DEPTH {
+                return Err(self.error_at(
+                    text,
+                    span,
+                    format!("the condition nests more than {MAX_CONDITION_DEPTH} levels deep here (macros inlined)"),
+                ));
+            }
+        }
+        Ok(c)
     }
 
     /// Resolves a field expression to an operand.
@@ -387,6 +484,9 @@ impl<'a> Compiler<'a> {
                 return self.build_check(lhs, op, op_span, CheckRhsIn::Operand(o), text);
             }
         };
+        if let Some(v) = &values {
+            self.grow(v.len(), text, op_span)?;
+        }
         match values {
             None => self.build_check(lhs, op, op_span, CheckRhsIn::None, text),
             Some(v) => self.build_check(lhs, op, op_span, CheckRhsIn::Values(v), text),
@@ -597,4 +697,30 @@ enum CheckRhsIn {
     None,
     Operand(Operand),
     Values(Vec<Val>),
+}
+
+/// Where an expression starts, for errors about the whole of it.
+fn first_span(e: &Expr) -> Span {
+    match e {
+        Expr::And(v) | Expr::Or(v) => v.first().map(first_span).unwrap_or(0..0),
+        Expr::Not(c) => first_span(c),
+        Expr::Ident(_, span) => span.clone(),
+        Expr::Check { lhs, .. } => field_span(lhs),
+    }
+}
+
+fn field_span(f: &FieldExpr) -> Span {
+    match f {
+        FieldExpr::Field(f) => f.span.clone(),
+        FieldExpr::Transform { span, .. } => span.clone(),
+    }
+}
+
+/// Levels of and/or/not above the deepest check.
+fn condition_depth(c: &Condition) -> usize {
+    match c {
+        Condition::And(v) | Condition::Or(v) => 1 + v.iter().map(condition_depth).max().unwrap_or(0),
+        Condition::Not(c) => 1 + condition_depth(c),
+        _ => 1,
+    }
 }
