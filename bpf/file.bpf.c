@@ -86,7 +86,7 @@ static __always_inline bool file_dedup_hit(struct vigil_file *e, struct file_req
 static __always_inline bool open_verdict_cached(struct vigil_file *e, struct file_req *q,
 						 struct open_verdict_key *vk, __u64 epoch, __u32 *fp_n, __u64 *fp_ws)
 {
-	struct filter_cfg *fc = filter_get();
+	struct vigil_filter_cfg *fc = filter_get();
 	struct open_verdict *v = bpf_map_lookup_elem(&open_verdicts, vk);
 	if (!fc || !v || v->epoch != epoch || v->generation != fc->generation)
 		return false;
@@ -102,7 +102,7 @@ static __always_inline bool open_verdict_cached(struct vigil_file *e, struct fil
 
 static __always_inline void open_verdict_store(struct open_verdict_key *vk, __u64 epoch, __u64 fingerprint)
 {
-	struct filter_cfg *fc = filter_get();
+	struct vigil_filter_cfg *fc = filter_get();
 	if (!fc)
 		return;
 	struct open_verdict v = { .epoch = epoch, .generation = fc->generation, .fingerprint = fingerprint };

@@ -20,19 +20,6 @@
 #include "detect.h"
 #include "filter.h"
 
-#define NR_dup 32
-#define NR_dup2 33
-#define NR_socket 41
-#define NR_connect 42
-#define NR_accept 43
-#define NR_sendto 44
-#define NR_sendmsg 46
-#define NR_bind 49
-#define NR_listen 50
-#define NR_fcntl 72
-#define NR_accept4 288
-#define NR_dup3 292
-#define NR_sendmmsg 307
 #define F_DUPFD_VAL 0
 #define F_DUPFD_CLOEXEC_VAL 1030
 #define SOCK_DGRAM_VAL 2

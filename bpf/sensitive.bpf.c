@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (Apache-2.0 OR GPL-2.0)
 /*
  * Rare, security-sensitive syscalls: process injection (ptrace, process_vm_writev),
- * signals, kernel modules, bpf(), capabilities, namespaces, mounts, identity changes,
- * timestamps and extended attributes (file capabilities), chroot, kexec.
+ * signals, kernel modules, bpf(), capabilities, namespaces, identity changes,
+ * timestamps and extended attributes (file capabilities), chroot, kexec. Mounts have
+ * their own handler (mount.bpf.c).
  *
  * One tail-called handler (exit_sensitive) decodes each into a VIGIL_KIND_SYSCALL
  * record: the raw arguments, the target process when the call names one, and up to two
@@ -13,42 +14,11 @@
 #include "path.h"
 #include "proc_table.h"
 #include "syscalls.h"
+#include "syscall_record.h"
 #include "filter.h"
-
-#define NR_kill 62
-#define NR_ptrace 101
-#define NR_setuid 105
-#define NR_setgid 106
-#define NR_setreuid 113
-#define NR_setregid 114
-#define NR_setresuid 117
-#define NR_setresgid 119
-#define NR_capset 126
-#define NR_pivot_root 155
-#define NR_chroot 161
-#define NR_mount 165
-#define NR_umount2 166
-#define NR_init_module 175
-#define NR_delete_module 176
-#define NR_setxattr 188
-#define NR_lsetxattr 189
-#define NR_fsetxattr 190
-#define NR_tkill 200
-#define NR_tgkill 234
-#define NR_kexec_load 246
-#define NR_unshare 272
-#define NR_utimensat 280
-#define NR_setns 308
-#define NR_process_vm_readv 310
-#define NR_process_vm_writev 311
-#define NR_finit_module 313
-#define NR_kexec_file_load 320
-#define NR_bpf 321
-#define NR_pidfd_send_signal 424
 
 #define BPF_MAP_CREATE_CMD 0
 #define BPF_PROG_LOAD_CMD 5
-#define STR_MAX 256
 
 /* bpf() commands worth reporting: creating, loading, attaching, reaching others' objects. */
 static __always_inline bool bpf_cmd_reported(__u64 cmd)
@@ -67,37 +37,10 @@ static __always_inline bool bpf_cmd_reported(__u64 cmd)
 	return false;
 }
 
-/* Copies a user string into the record; returns its length (without NUL). */
-static __always_inline __u16 put_user_str(struct record_buf *r, __u32 off, const char *s, __u16 *flags)
-{
-	if (!s || off >= VIGIL_RECORD_MAX)
-		return 0;
-	long n = bpf_probe_read_user_str(&r->data[off & (VIGIL_RECORD_MAX - 1)], STR_MAX, s);
-	if (n == STR_MAX)
-		*flags |= VIGIL_SYS_STR_TRUNC;
-	return n > 1 ? n - 1 : 0;
-}
-
-/* The absolute path of (dirfd, user path), or of the file behind fd when path is NULL. */
-static __always_inline __u16 put_path_arg(struct record_buf *r, __u32 off, int dirfd, const char *user)
-{
-	struct path_buf *pb = path_buf_get();
-	struct path_ref ref;
-	if (user) {
-		ref = path_at(dirfd, user);
-	} else {
-		struct file *f = fd_file(dirfd);
-		if (!f)
-			return 0;
-		ref = path_of_file(f);
-	}
-	return put_path(r, off, pb, ref);
-}
-
 static __noinline int sensitive_emit(struct pt_regs *regs, long ret)
 {
 	__u64 nr = SC_NR(regs);
-	__u64 a0 = SC_ARG0(regs), a1 = SC_ARG1(regs), a2 = SC_ARG2(regs), a3 = SC_ARG3(regs), a4 = SC_ARG4(regs);
+	__u64 a0 = SC_ARG0(regs), a1 = SC_ARG1(regs), a2 = SC_ARG2(regs);
 
 	/* noise we do not send: probing signal 0, and bpf() map reads and writes */
 	if ((nr == NR_kill || nr == NR_tkill) && a1 == 0)
@@ -109,22 +52,9 @@ static __noinline int sensitive_emit(struct pt_regs *regs, long ret)
 
 	stat_hook(VIGIL_HOOK_SENSITIVE, VIGIL_STAT_SEEN);
 	struct record_buf *r = record_buf_get();
-	if (!r)
+	struct vigil_syscall *e = sys_record_begin(r, regs, ret);
+	if (!e)
 		return 0;
-	struct vigil_syscall *e = (void *)r->data;
-	fill_hdr(&e->hdr, VIGIL_KIND_SYSCALL);
-	e->syscall = nr;
-	e->flags = 0;
-	e->target_pid = 0;
-	e->ret = ret;
-	e->args[0] = a0;
-	e->args[1] = a1;
-	e->args[2] = a2;
-	e->args[3] = a3;
-	e->args[4] = a4;
-	e->args[5] = regs->r9;
-	__builtin_memset(e->target_comm, 0, VIGIL_COMM_LEN);
-	e->pad = 0;
 	__u32 off = sizeof(*e);
 	__u16 flags = 0;
 	__u16 s1 = 0, s2 = 0;
@@ -187,21 +117,8 @@ static __noinline int sensitive_emit(struct pt_regs *regs, long ret)
 		s1 = put_path_arg(r, off, a0, NULL);
 		break;
 	}
-	case NR_mount: {
-		char fstype[8] = {};
-		bpf_probe_read_user_str(fstype, sizeof(fstype), (const char *)a2);
-		__builtin_memcpy(&e->args[2], fstype, 8); /* filesystem type, first 8 bytes */
-		s1 = put_user_str(r, off, (const char *)a0, &flags);  /* source */
-		s2 = put_path_arg(r, off + s1, AT_FDCWD_VAL, (const char *)a1); /* target */
-		break;
-	}
-	case NR_umount2:
 	case NR_chroot:
 		s1 = put_path_arg(r, off, AT_FDCWD_VAL, (const char *)a0);
-		break;
-	case NR_pivot_root:
-		s1 = put_path_arg(r, off, AT_FDCWD_VAL, (const char *)a0);
-		s2 = put_path_arg(r, off + s1, AT_FDCWD_VAL, (const char *)a1);
 		break;
 	case NR_utimensat: {
 		/* explicit times (not NULL, not UTIME_NOW/OMIT) are what timestomping sets */
@@ -227,29 +144,13 @@ static __noinline int sensitive_emit(struct pt_regs *regs, long ret)
 		break;
 	}
 
-	if (target) {
-		e->target_pid = target;
-		struct proc_info *tp = proc_lookup(target);
-		if (tp) {
-			e->flags |= VIGIL_SYS_TARGET_KNOWN;
-			__builtin_memcpy(e->target_comm, tp->comm, VIGIL_COMM_LEN);
-		}
-		if (target == cfg_agent_tgid)
-			e->flags |= VIGIL_SYS_TARGET_AGENT;
-	}
-	e->flags |= flags;
-	e->str_len = s1;
-	e->str2_len = s2;
-	emit_record(&rb_events, r, off + s1 + s2, VIGIL_HOOK_SENSITIVE);
+	sys_record_target(e, target);
+	sys_record_emit(r, e, flags, s1, s2, VIGIL_HOOK_SENSITIVE);
 	return 0;
 }
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(exit_sensitive, struct pt_regs *regs, long ret)
 {
-	__u64 nr = SC_NR(regs);
-	/* the mount tree changed: cached open verdicts may name old paths (filter.h) */
-	if (ret == 0 && (nr == NR_mount || nr == NR_umount2 || nr == NR_pivot_root))
-		path_epoch_bump();
 	return sensitive_emit(regs, ret);
 }

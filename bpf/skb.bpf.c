@@ -445,7 +445,7 @@ out:
 	off += qlen & 255;
 	bpf_probe_read_kernel(&w->rec[off & 1023], clen & 511, &w->names[DNS_CNAMES_AT]);
 	off += clen & 511;
-	if (net_record_wanted(response ? EMIT_DNS_RESPONSE : EMIT_DNS_QUERY, VIGIL_HOOK_DNS))
+	if (net_record_wanted(response ? VIGIL_EMIT_DNS_RESPONSE : VIGIL_EMIT_DNS_QUERY, VIGIL_HOOK_DNS))
 		emit_net_record(w, off, VIGIL_HOOK_DNS);
 
 	/* Every address answered now maps back to the names that produced it. */

@@ -3,9 +3,12 @@
  * The records the kernel side sends to userspace.
  *
  * This file is the contract between the bpf/ programs and crates/vigil-event/src/abi.rs.
- * Every size and offset that matters is pinned with _Static_assert here and with
- * const assertions on the Rust side, so a change on one side that is not mirrored on
- * the other fails to compile instead of decoding garbage.
+ * Every constant is an enum member and every record is named in struct vigil_abi
+ * (below), so all of them reach the compiled object's BTF; a test
+ * (crates/vigil-sensor/src/abi_check.rs) compares every field's name, offset and size,
+ * and every constant's value, with the Rust side. A change here that is not mirrored
+ * there fails the tests instead of decoding garbage. Record sizes are also pinned
+ * with _Static_assert.
  *
  * Layout of every record:  [fixed struct][string tail]
  * The fixed struct ends with one u16 length per string field; the tail holds the
@@ -16,13 +19,16 @@
 #ifndef VIGIL_ABI_H
 #define VIGIL_ABI_H
 
-#define VIGIL_ABI_VERSION 1
-
-#define VIGIL_COMM_LEN 16
-#define VIGIL_PATH_MAX 4096   /* longest path or string we copy; longer ones are truncated and flagged */
-#define VIGIL_ARGV_MAX 4096   /* bytes of argv kept per exec (NUL-separated) */
-#define VIGIL_ENV_MAX 2048    /* bytes of the environment kept per exec (NUL-separated) */
-#define VIGIL_RECORD_MAX 32768
+enum vigil_limits {
+	VIGIL_ABI_VERSION = 1,
+	VIGIL_COMM_LEN = 16,
+	VIGIL_PATH_MAX = 4096,   /* longest path or string we copy; longer ones are truncated and flagged */
+	VIGIL_ARGV_MAX = 4096,   /* bytes of argv kept per exec (NUL-separated) */
+	VIGIL_ENV_MAX = 2048,    /* bytes of the environment kept per exec (NUL-separated) */
+	VIGIL_RECORD_MAX = 32768,
+	VIGIL_DNS_MAX_ADDRS = 8,
+	VIGIL_DNS_NAME_MAX = 255,
+};
 
 /* Event kinds. Numbers are part of the on-disk record format: never reuse one. */
 enum vigil_kind {
@@ -71,6 +77,7 @@ enum vigil_hook {
 	VIGIL_HOOK_DNS = 23,
 	VIGIL_HOOK_SENSITIVE = 24,
 	VIGIL_HOOK_DETECT = 25,
+	VIGIL_HOOK_MOUNT = 26,
 	VIGIL_HOOK_MAX = 48,
 };
 
@@ -118,21 +125,23 @@ struct vigil_hdr {
 _Static_assert(sizeof(struct vigil_hdr) == 56, "vigil_hdr layout");
 
 /* Exec (and snapshot) flags. */
-#define VIGIL_EXEC_ARGV_TRUNC (1u << 0)
-#define VIGIL_EXEC_ENV_TRUNC (1u << 1)
-#define VIGIL_EXEC_EXE_TRUNC (1u << 2)
-#define VIGIL_EXEC_EXE_DELETED (1u << 3)  /* the executable had no link left when it ran */
-#define VIGIL_EXEC_EXE_MEMFD (1u << 4)    /* the executable is a memfd */
-#define VIGIL_EXEC_EXE_UPPER (1u << 5)    /* the executable lives in an overlayfs upper layer (written in the container) */
-#define VIGIL_EXEC_SCRIPT (1u << 6)       /* run through an interpreter (#! or binfmt_misc); interp holds it */
-#define VIGIL_EXEC_BY_FD (1u << 7)        /* execveat(fd, "", AT_EMPTY_PATH) or fexecve: filename is /dev/fd/N */
-#define VIGIL_EXEC_PREV_UNKNOWN (1u << 8) /* the process was not in the kernel table: prev_exe is empty */
-#define VIGIL_EXEC_CWD_TRUNC (1u << 9)
-#define VIGIL_EXEC_SECUREEXEC (1u << 10)  /* setuid/setgid/file-capability exec (AT_SECURE) */
-#define VIGIL_EXEC_STDIN_SOCKET (1u << 11)  /* fd 0 is a network socket when the program starts */
-#define VIGIL_EXEC_STDOUT_SOCKET (1u << 12)
-#define VIGIL_EXEC_STDERR_SOCKET (1u << 13)
-#define VIGIL_EXEC_RECENTLY_WRITTEN (1u << 14) /* the executable was written or created recently: writer_* say by whom */
+enum vigil_exec_flag {
+	VIGIL_EXEC_ARGV_TRUNC = (1u << 0),
+	VIGIL_EXEC_ENV_TRUNC = (1u << 1),
+	VIGIL_EXEC_EXE_TRUNC = (1u << 2),
+	VIGIL_EXEC_EXE_DELETED = (1u << 3), /* the executable had no link left when it ran */
+	VIGIL_EXEC_EXE_MEMFD = (1u << 4), /* the executable is a memfd */
+	VIGIL_EXEC_EXE_UPPER = (1u << 5), /* the executable lives in an overlayfs upper layer (written in the container) */
+	VIGIL_EXEC_SCRIPT = (1u << 6), /* run through an interpreter (#! or binfmt_misc); interp holds it */
+	VIGIL_EXEC_BY_FD = (1u << 7), /* execveat(fd, "", AT_EMPTY_PATH) or fexecve: filename is /dev/fd/N */
+	VIGIL_EXEC_PREV_UNKNOWN = (1u << 8), /* the process was not in the kernel table: prev_exe is empty */
+	VIGIL_EXEC_CWD_TRUNC = (1u << 9),
+	VIGIL_EXEC_SECUREEXEC = (1u << 10), /* setuid/setgid/file-capability exec (AT_SECURE) */
+	VIGIL_EXEC_STDIN_SOCKET = (1u << 11), /* fd 0 is a network socket when the program starts */
+	VIGIL_EXEC_STDOUT_SOCKET = (1u << 12),
+	VIGIL_EXEC_STDERR_SOCKET = (1u << 13),
+	VIGIL_EXEC_RECENTLY_WRITTEN = (1u << 14), /* the executable was written or created recently: writer_* say by whom */
+};
 
 struct vigil_exec {
 	struct vigil_hdr hdr;
@@ -217,14 +226,16 @@ enum vigil_file_op {
 };
 
 /* How the path of a file event was obtained, and its quality. */
-#define VIGIL_FILE_PATH_TRUNC (1u << 0)    /* path longer than VIGIL_PATH_MAX: the tail is kept */
-#define VIGIL_FILE_PATH_DELETED (1u << 1)  /* the file had been unlinked (open of a deleted file) */
-#define VIGIL_FILE_FROM_INODE (1u << 2)    /* path walked from the opened file itself: symlinks and .. resolved */
-#define VIGIL_FILE_JOINED (1u << 3)        /* path = directory of dirfd/cwd + the string the process passed */
-#define VIGIL_FILE_PATH2_TRUNC (1u << 4)
-#define VIGIL_FILE_PATH2_JOINED (1u << 5)
-#define VIGIL_FILE_INODE_VALID (1u << 6)   /* dev/ino/i_mode describe the file */
-#define VIGIL_FILE_RUNNING_EXE (1u << 7)   /* path is the executable of the acting process or an ancestor */
+enum vigil_file_flag {
+	VIGIL_FILE_PATH_TRUNC = (1u << 0), /* path longer than VIGIL_PATH_MAX: the tail is kept */
+	VIGIL_FILE_PATH_DELETED = (1u << 1), /* the file had been unlinked (open of a deleted file) */
+	VIGIL_FILE_FROM_INODE = (1u << 2), /* path walked from the opened file itself: symlinks and .. resolved */
+	VIGIL_FILE_JOINED = (1u << 3), /* path = directory of dirfd/cwd + the string the process passed */
+	VIGIL_FILE_PATH2_TRUNC = (1u << 4),
+	VIGIL_FILE_PATH2_JOINED = (1u << 5),
+	VIGIL_FILE_INODE_VALID = (1u << 6), /* dev/ino/i_mode describe the file */
+	VIGIL_FILE_RUNNING_EXE = (1u << 7), /* path is the executable of the acting process or an ancestor */
+};
 
 struct vigil_file {
 	struct vigil_hdr hdr;
@@ -261,15 +272,19 @@ enum vigil_net_op {
 	VIGIL_NET_DUP_STDIO = 10,  /* a socket was duplicated onto fd 0, 1 or 2 */
 };
 
-#define VIGIL_NET_DIR_OUT 1
-#define VIGIL_NET_DIR_IN 2
-#define VIGIL_NET_DIR_LISTEN 3
+enum vigil_net_dir {
+	VIGIL_NET_DIR_OUT = 1,
+	VIGIL_NET_DIR_IN = 2,
+	VIGIL_NET_DIR_LISTEN = 3,
+};
 
-#define VIGIL_NET_NAMES_TRUNC (1u << 0)   /* more DNS names than fit */
-#define VIGIL_NET_CLOSED_BY_REMOTE (1u << 1)
-#define VIGIL_NET_NEVER_ESTABLISHED (1u << 2) /* FLOW_END of a connection attempt that failed */
-#define VIGIL_NET_ABSTRACT (1u << 3)      /* unix socket in the abstract namespace: path starts with @ */
-#define VIGIL_NET_IDLE_END (1u << 4)      /* FLOW_END because a datagram flow was idle (no close hook for UDP) */
+enum vigil_net_flag {
+	VIGIL_NET_NAMES_TRUNC = (1u << 0), /* more DNS names than fit */
+	VIGIL_NET_CLOSED_BY_REMOTE = (1u << 1),
+	VIGIL_NET_NEVER_ESTABLISHED = (1u << 2), /* FLOW_END of a connection attempt that failed */
+	VIGIL_NET_ABSTRACT = (1u << 3), /* unix socket in the abstract namespace: path starts with @ */
+	VIGIL_NET_IDLE_END = (1u << 4), /* FLOW_END because a datagram flow was idle (no close hook for UDP) */
+};
 
 struct vigil_net {
 	struct vigil_hdr hdr; /* for flow events: the process that opened the flow */
@@ -301,16 +316,15 @@ struct vigil_net {
 };
 _Static_assert(sizeof(struct vigil_net) == 184, "vigil_net layout");
 
-#define VIGIL_DNS_MAX_ADDRS 8
-#define VIGIL_DNS_NAME_MAX 255
-
-#define VIGIL_DNS_RESPONSE (1u << 0)
-#define VIGIL_DNS_MALFORMED (1u << 1)      /* parsing stopped early; see the reason bits below */
-#define VIGIL_DNS_TRUNCATED (1u << 2)      /* the message ends before what its header announces */
-#define VIGIL_DNS_POINTER_LOOP (1u << 3)   /* compression pointers did not end within the hop bound */
-#define VIGIL_DNS_BAD_LABEL (1u << 4)      /* a label longer than 63 bytes or a reserved label type */
-#define VIGIL_DNS_NAME_TOO_LONG (1u << 5)  /* a name longer than 255 bytes */
-#define VIGIL_DNS_MORE_ANSWERS (1u << 6)   /* more answers than were parsed */
+enum vigil_dns_flag {
+	VIGIL_DNS_RESPONSE = (1u << 0),
+	VIGIL_DNS_MALFORMED = (1u << 1), /* parsing stopped early; see the reason bits below */
+	VIGIL_DNS_TRUNCATED = (1u << 2), /* the message ends before what its header announces */
+	VIGIL_DNS_POINTER_LOOP = (1u << 3), /* compression pointers did not end within the hop bound */
+	VIGIL_DNS_BAD_LABEL = (1u << 4), /* a label longer than 63 bytes or a reserved label type */
+	VIGIL_DNS_NAME_TOO_LONG = (1u << 5), /* a name longer than 255 bytes */
+	VIGIL_DNS_MORE_ANSWERS = (1u << 6), /* more answers than were parsed */
+};
 
 struct vigil_dns_addr {
 	__u16 family;      /* AF_INET or AF_INET6 */
@@ -344,9 +358,11 @@ _Static_assert(sizeof(struct vigil_dns) == 304, "vigil_dns layout");
 
 /* A rare, security-sensitive syscall: the arguments as given, the target process when
  * the call names one (ptrace, kill, process_vm_*), and up to two strings. */
-#define VIGIL_SYS_TARGET_KNOWN (1u << 0)   /* target_* describe a process in the kernel table */
-#define VIGIL_SYS_TARGET_AGENT (1u << 1)   /* the target is the agent itself */
-#define VIGIL_SYS_STR_TRUNC (1u << 2)
+enum vigil_sys_flag {
+	VIGIL_SYS_TARGET_KNOWN = (1u << 0), /* target_* describe a process in the kernel table */
+	VIGIL_SYS_TARGET_AGENT = (1u << 1), /* the target is the agent itself */
+	VIGIL_SYS_STR_TRUNC = (1u << 2),
+};
 
 struct vigil_syscall {
 	struct vigil_hdr hdr;
@@ -385,5 +401,62 @@ struct vigil_detection {
 	__u32 pad4;
 };
 _Static_assert(sizeof(struct vigil_detection) == 96, "vigil_detection layout");
+
+/*
+ * The kernel filter the agent writes (crates/vigil-sensor/src/filter.rs compiles it
+ * from the rules; bpf/include/filter.h applies it). One entry of the filter_cfg map.
+ */
+struct vigil_filter_cfg {
+	__u32 file_op_mask;   /* bit (1 << vigil_file_op): the op is reported at all */
+	__u32 file_path_mask; /* bit (1 << vigil_file_op): the op's path must be of interest */
+	__u64 suffix_lens;    /* bit (n - 1): some suffix pattern is n bytes long (n <= 64) */
+	__u32 net_emit_mask;  /* bit (1 << vigil_net_op), and VIGIL_EMIT_DNS_*: reported */
+	__u32 generation;     /* bumped on every change: older dedup entries no longer count */
+	__u64 dedup_window_ns; /* 0: no deduplication */
+	__u32 file_dedup_mask; /* bit (1 << vigil_file_op): the op may be deduplicated */
+	__u32 net_dedup_mask;  /* bit (1 << vigil_net_op): the record may be deduplicated */
+	__u64 suffix_first[4]; /* bit b: some suffix pattern starts with byte b */
+};
+
+/* Bits of net_emit_mask beyond the vigil_net_op numbers. */
+enum vigil_emit {
+	VIGIL_EMIT_DNS_QUERY = 14,
+	VIGIL_EMIT_DNS_RESPONSE = 15,
+};
+
+/*
+ * Every record and every enum above, named once so that all of them are in the BTF of
+ * the compiled object (a type the programs only cast to would not be). common.h
+ * defines one (never used) instance; the layout test reads the types from BTF.
+ */
+struct vigil_abi {
+	struct vigil_hdr hdr;
+	struct vigil_exec exec;
+	struct vigil_fork fork;
+	struct vigil_exit exit;
+	struct vigil_cwd cwd;
+	struct vigil_file file;
+	struct vigil_net net;
+	struct vigil_dns dns;
+	struct vigil_syscall syscall;
+	struct vigil_detection detection;
+	struct vigil_stats stats;
+	struct vigil_filter_cfg filter_cfg;
+	enum vigil_limits limits;
+	enum vigil_kind kind;
+	enum vigil_hook hook;
+	enum vigil_stat stat;
+	enum vigil_counter counter;
+	enum vigil_exec_flag exec_flag;
+	enum vigil_file_op file_op;
+	enum vigil_file_flag file_flag;
+	enum vigil_net_op net_op;
+	enum vigil_net_dir net_dir;
+	enum vigil_net_flag net_flag;
+	enum vigil_dns_flag dns_flag;
+	enum vigil_sys_flag sys_flag;
+	enum vigil_detector detector;
+	enum vigil_emit emit;
+};
 
 #endif /* VIGIL_ABI_H */

@@ -9,10 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Result;
-use vigil::host::HostFacts;
-use vigil::pipeline::{Pipeline, PipelineConfig};
-use vigil::rule_event::RuleEvent;
-use vigil::rules::RuleSources;
+use vigil::{HostFacts, Pipeline, PipelineConfig, RuleEvent, RuleSources};
 use vigil_event::model::{Net, NetOp};
 use vigil_event::{decode, encode, Body, Event, Exec, File, FileOp, Fork, Text};
 use vigil_proctree::{ProcessTree, TreeConfig};
@@ -201,6 +198,7 @@ fn measure(name: &str, rules: Arc<RuleSet>, records: &[Vec<u8>]) -> Result<Row> 
             engine: EngineConfig::default(),
             boot_to_realtime_ns: 0,
             tree: TreeConfig::default(),
+            host: None,
         },
         Box::new(std::io::sink()),
         None,

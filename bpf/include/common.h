@@ -67,6 +67,18 @@ struct {
 } stats SEC(".maps") __weak;
 
 /*
+ * Never read or written: it puts every record and constant of vigil_abi.h into the
+ * object's BTF, where the layout test compares them with the Rust side
+ * (crates/vigil-sensor/src/abi_check.rs). One entry of about 3 KiB.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vigil_abi);
+} abi_types SEC(".maps") __weak;
+
+/*
  * Records are assembled in a scratch buffer and copied out with bpf_ringbuf_output,
  * because their size is only known at the end. One slot per CPU (the agent sets
  * max_entries to the number of possible CPUs); an ARRAY rather than a PERCPU_ARRAY

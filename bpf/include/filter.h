@@ -22,33 +22,20 @@
  * entry written yet) would report nothing: the agent writes "report everything"
  * before attaching.
  */
-struct filter_cfg {
-	__u32 file_op_mask;   /* bit (1 << vigil_file_op): the op is reported at all */
-	__u32 file_path_mask; /* bit (1 << vigil_file_op): the op's path must be of interest */
-	__u64 suffix_lens;    /* bit (n - 1): some suffix pattern is n bytes long (n <= 64) */
-	__u32 net_emit_mask;  /* bit (1 << vigil_net_op), and the DNS bits below: reported */
-	__u32 generation;     /* bumped on every change: older dedup entries no longer count */
-	__u64 dedup_window_ns; /* 0: no deduplication */
-	__u32 file_dedup_mask; /* bit (1 << vigil_file_op): the op may be deduplicated */
-	__u32 net_dedup_mask;  /* bit (1 << vigil_net_op): the record may be deduplicated */
-	__u64 suffix_first[4]; /* bit b: some suffix pattern starts with byte b */
-};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct filter_cfg);
+	__type(value, struct vigil_filter_cfg);
 } filter_cfg SEC(".maps") __weak;
 
-static __always_inline struct filter_cfg *filter_get(void)
+static __always_inline struct vigil_filter_cfg *filter_get(void)
 {
 	__u32 zero = 0;
 	return bpf_map_lookup_elem(&filter_cfg, &zero);
 }
 
-#define EMIT_DNS_QUERY 14
-#define EMIT_DNS_RESPONSE 15
 
 /*
  * Exact paths and prefixes: an LPM trie over path bytes, so one lookup answers both
@@ -177,7 +164,7 @@ static __always_inline __u32 path_interesting(struct record_buf *r, __u32 off, _
 		return PATH_WANTED_NO_DEDUP;
 	if (bpf_probe_read_kernel(s->tail, t, &r->data[(off + len - t) & (VIGIL_RECORD_MAX - 1)]))
 		return PATH_WANTED_NO_DEDUP;
-	struct filter_cfg *fc = filter_get();
+	struct vigil_filter_cfg *fc = filter_get();
 	struct suffix_ctx c = {
 		.len = t,
 		.op_bit = 1u << op,
@@ -351,7 +338,7 @@ struct {
  */
 static __always_inline bool dedup_hit(void *map, const void *key, __u32 tgid, bool file, __u16 op)
 {
-	struct filter_cfg *fc = filter_get();
+	struct vigil_filter_cfg *fc = filter_get();
 	if (!fc || !fc->dedup_window_ns || !((file ? fc->file_dedup_mask : fc->net_dedup_mask) & (1u << op)))
 		return false;
 	struct proc_info *p = proc_lookup(tgid);
@@ -367,10 +354,10 @@ static __always_inline bool dedup_hit(void *map, const void *key, __u32 tgid, bo
 	return false;
 }
 
-/* Does a rule want network records of this kind (vigil_net_op or EMIT_DNS_*)? If not, counted as filtered. */
+/* Does a rule want network records of this kind (vigil_net_op or VIGIL_EMIT_DNS_*)? If not, counted as filtered. */
 static __always_inline bool net_record_wanted(__u32 bit, __u32 hook)
 {
-	struct filter_cfg *fc = filter_get();
+	struct vigil_filter_cfg *fc = filter_get();
 	if (fc && (fc->net_emit_mask & (1u << bit)))
 		return true;
 	stat_hook(hook, VIGIL_STAT_FILTERED);
@@ -380,13 +367,13 @@ static __always_inline bool net_record_wanted(__u32 bit, __u32 hook)
 /* Is this file op reported at all / only for paths of interest? */
 static __always_inline bool file_op_reported(__u16 op)
 {
-	struct filter_cfg *fc = filter_get();
+	struct vigil_filter_cfg *fc = filter_get();
 	return fc && (fc->file_op_mask & (1u << op));
 }
 
 static __always_inline bool file_op_path_filtered(__u16 op)
 {
-	struct filter_cfg *fc = filter_get();
+	struct vigil_filter_cfg *fc = filter_get();
 	return fc && (fc->file_path_mask & (1u << op));
 }
 

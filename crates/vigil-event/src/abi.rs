@@ -1,287 +1,340 @@
-//! Mirror of `bpf/vigil_abi.h`: the records the kernel side writes.
+//! Mirror of `bpf/vigil_abi.h`: the records the kernel side writes, and its constants.
 //!
-//! Each record struct is declared once with [`wire_struct!`], which generates both
-//! its reader and its writer in field order, and a `SIZE` that the tests compare with
-//! the `_Static_assert` sizes pinned in the C header.
+//! Each record struct is declared once with [`wire_struct!`], which generates its reader,
+//! its writer (in field order) and its layout ([`Layout`]); each family of constants once
+//! with [`abi_enum!`], with the name of its C enum and of every member. A test of the
+//! sensor (`crates/vigil-sensor/src/abi_check.rs`) compares both with the BTF of the
+//! compiled BPF object, field by field and value by value: a field moved or a flag
+//! renumbered on one side only fails the tests.
 
 use crate::wire::{Reader, Wire, Writer};
 
-pub const ABI_VERSION: u16 = 1;
-pub const COMM_LEN: usize = 16;
-pub const PATH_MAX: usize = 4096;
-pub const ARGV_MAX: usize = 4096;
-pub const ENV_MAX: usize = 2048;
-pub const RECORD_MAX: usize = 32768;
-
-/// Event kinds (`enum vigil_kind`). Numbers are part of the recording format.
-pub mod kind {
-    pub const SNAPSHOT: u16 = 1;
-    pub const FORK: u16 = 2;
-    pub const EXEC: u16 = 3;
-    pub const EXIT: u16 = 4;
-    pub const FILE: u16 = 5;
-    pub const CWD: u16 = 6;
-    pub const NET: u16 = 7;
-    pub const DNS: u16 = 8;
-    pub const SYSCALL: u16 = 9;
-    pub const DETECTION: u16 = 10;
-    /// Userspace only: the agent's clock at a housekeeping point, so replays reap as the live run did.
-    pub const TICK: u16 = 15;
-    pub const MAX: usize = 16;
+/// The layout of a record or a family of constants, as the C header declares it.
+pub trait Layout {
+    /// The C type (`struct vigil_file`, `enum vigil_file_flag`) without its keyword.
+    const C_NAME: &'static str;
 }
 
-/// Kernel hooks, indexes of the per-hook statistics (`enum vigil_hook`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Hook {
-    Fork = 0,
-    Exec = 1,
-    Exit = 2,
-    Cwd = 3,
-    Open = 4,
-    Unlink = 5,
-    Rename = 6,
-    Chmod = 7,
-    Chown = 8,
-    Link = 9,
-    Symlink = 10,
-    Truncate = 11,
-    Mkdir = 12,
-    Memfd = 13,
-    Socket = 14,
-    Bind = 15,
-    Listen = 16,
-    Connect = 17,
-    Accept = 18,
-    Send = 19,
-    TcpState = 20,
-    Dup = 21,
-    Skb = 22,
-    Dns = 23,
-    Sensitive = 24,
-    Detect = 25,
+/// A record's fields in order: (name, byte offset, size).
+pub type Fields = &'static [(&'static str, usize, usize)];
+
+/// Declares a family of constants of one C enum: `pub mod NAME` with a `const` per member
+/// and `ALL`, every member with its C name (`PREFIX` + name) and value.
+macro_rules! abi_enum {
+    ($(#[$m:meta])* $module:ident : $ty:ty = $c_enum:literal, $prefix:literal {
+        $($(#[$vm:meta])* $name:ident = $value:expr),* $(,)?
+    }) => {
+        $(#[$m])*
+        pub mod $module {
+            $($(#[$vm])* pub const $name: $ty = $value;)*
+            /// The C enum these mirror.
+            pub const C_ENUM: &str = $c_enum;
+            /// Every member: (C name, value).
+            pub const ALL: &[(&str, u64)] = &[$((concat!($prefix, stringify!($name)), $name as u64)),*];
+        }
+    };
 }
 
+abi_enum!(
+    /// Sizes and limits (`enum vigil_limits`).
+    limits: usize = "vigil_limits", "VIGIL_" {
+        ABI_VERSION = 1,
+        COMM_LEN = 16,
+        PATH_MAX = 4096,
+        ARGV_MAX = 4096,
+        ENV_MAX = 2048,
+        RECORD_MAX = 32768,
+        DNS_MAX_ADDRS = 8,
+        DNS_NAME_MAX = 255,
+    }
+);
+
+pub const ABI_VERSION: u16 = limits::ABI_VERSION as u16;
+pub const COMM_LEN: usize = limits::COMM_LEN;
+pub const PATH_MAX: usize = limits::PATH_MAX;
+pub const ARGV_MAX: usize = limits::ARGV_MAX;
+pub const ENV_MAX: usize = limits::ENV_MAX;
+pub const RECORD_MAX: usize = limits::RECORD_MAX;
+
+abi_enum!(
+    /// Event kinds (`enum vigil_kind`). Numbers are part of the recording format.
+    kind: u16 = "vigil_kind", "VIGIL_KIND_" {
+        SNAPSHOT = 1,
+        FORK = 2,
+        EXEC = 3,
+        EXIT = 4,
+        FILE = 5,
+        CWD = 6,
+        NET = 7,
+        DNS = 8,
+        SYSCALL = 9,
+        DETECTION = 10,
+        /// Userspace only: the agent's clock at a housekeeping point, so replays reap as the live run did.
+        TICK = 15,
+        MAX = 16,
+    }
+);
+
+/// Declares the hooks of the per-hook statistics (`enum vigil_hook`), each once: its
+/// number, the name statistics show, and the kind of event it feeds.
+macro_rules! hooks {
+    ($($variant:ident = $value:literal, $c:literal, $name:literal, $kind:expr;)*) => {
+        /// Kernel hooks, indexes of the per-hook statistics (`enum vigil_hook`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Hook {
+            $($variant = $value,)*
+        }
+
+        impl Hook {
+            /// Every hook, by number.
+            pub const ALL: &'static [Hook] = &[$(Hook::$variant,)*];
+
+            /// The name statistics show.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Hook::$variant => $name,)*
+                }
+            }
+
+            /// The event kind this hook produces.
+            pub fn kind(self) -> u16 {
+                match self {
+                    $(Hook::$variant => $kind,)*
+                }
+            }
+
+            /// The member of `enum vigil_hook`.
+            pub fn c_name(self) -> &'static str {
+                match self {
+                    $(Hook::$variant => $c,)*
+                }
+            }
+        }
+    };
+}
+
+hooks! {
+    Fork = 0, "VIGIL_HOOK_FORK", "fork", kind::FORK;
+    Exec = 1, "VIGIL_HOOK_EXEC", "exec", kind::EXEC;
+    Exit = 2, "VIGIL_HOOK_EXIT", "exit", kind::EXIT;
+    Cwd = 3, "VIGIL_HOOK_CWD", "chdir", kind::CWD;
+    Open = 4, "VIGIL_HOOK_OPEN", "open", kind::FILE;
+    Unlink = 5, "VIGIL_HOOK_UNLINK", "unlink", kind::FILE;
+    Rename = 6, "VIGIL_HOOK_RENAME", "rename", kind::FILE;
+    Chmod = 7, "VIGIL_HOOK_CHMOD", "chmod", kind::FILE;
+    Chown = 8, "VIGIL_HOOK_CHOWN", "chown", kind::FILE;
+    Link = 9, "VIGIL_HOOK_LINK", "link", kind::FILE;
+    Symlink = 10, "VIGIL_HOOK_SYMLINK", "symlink", kind::FILE;
+    Truncate = 11, "VIGIL_HOOK_TRUNCATE", "truncate", kind::FILE;
+    Mkdir = 12, "VIGIL_HOOK_MKDIR", "mkdir", kind::FILE;
+    Memfd = 13, "VIGIL_HOOK_MEMFD", "memfd_create", kind::FILE;
+    Socket = 14, "VIGIL_HOOK_SOCKET", "socket", kind::NET;
+    Bind = 15, "VIGIL_HOOK_BIND", "bind", kind::NET;
+    Listen = 16, "VIGIL_HOOK_LISTEN", "listen", kind::NET;
+    Connect = 17, "VIGIL_HOOK_CONNECT", "connect", kind::NET;
+    Accept = 18, "VIGIL_HOOK_ACCEPT", "accept", kind::NET;
+    Send = 19, "VIGIL_HOOK_SEND", "send", kind::NET;
+    TcpState = 20, "VIGIL_HOOK_TCP_STATE", "tcp_state", kind::NET;
+    Dup = 21, "VIGIL_HOOK_DUP", "dup_stdio", kind::NET;
+    Skb = 22, "VIGIL_HOOK_SKB", "skb", kind::NET;
+    Dns = 23, "VIGIL_HOOK_DNS", "dns", kind::DNS;
+    Sensitive = 24, "VIGIL_HOOK_SENSITIVE", "sensitive_syscall", kind::SYSCALL;
+    Detect = 25, "VIGIL_HOOK_DETECT", "detection", kind::DETECTION;
+    Mount = 26, "VIGIL_HOOK_MOUNT", "mount", kind::SYSCALL;
+}
+
+/// Size of the per-hook statistics table (`VIGIL_HOOK_MAX`): room for new hooks.
 pub const HOOK_MAX: usize = 48;
 
-impl Hook {
-    pub const ALL: [Hook; 26] = [
-        Hook::Fork,
-        Hook::Exec,
-        Hook::Exit,
-        Hook::Cwd,
-        Hook::Open,
-        Hook::Unlink,
-        Hook::Rename,
-        Hook::Chmod,
-        Hook::Chown,
-        Hook::Link,
-        Hook::Symlink,
-        Hook::Truncate,
-        Hook::Mkdir,
-        Hook::Memfd,
-        Hook::Socket,
-        Hook::Bind,
-        Hook::Listen,
-        Hook::Connect,
-        Hook::Accept,
-        Hook::Send,
-        Hook::TcpState,
-        Hook::Dup,
-        Hook::Skb,
-        Hook::Dns,
-        Hook::Sensitive,
-        Hook::Detect,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Hook::Fork => "fork",
-            Hook::Exec => "exec",
-            Hook::Exit => "exit",
-            Hook::Cwd => "chdir",
-            Hook::Open => "open",
-            Hook::Unlink => "unlink",
-            Hook::Rename => "rename",
-            Hook::Chmod => "chmod",
-            Hook::Chown => "chown",
-            Hook::Link => "link",
-            Hook::Symlink => "symlink",
-            Hook::Truncate => "truncate",
-            Hook::Mkdir => "mkdir",
-            Hook::Memfd => "memfd_create",
-            Hook::Socket => "socket",
-            Hook::Bind => "bind",
-            Hook::Listen => "listen",
-            Hook::Connect => "connect",
-            Hook::Accept => "accept",
-            Hook::Send => "send",
-            Hook::TcpState => "tcp_state",
-            Hook::Dup => "dup_stdio",
-            Hook::Skb => "skb",
-            Hook::Dns => "dns",
-            Hook::Sensitive => "sensitive_syscall",
-            Hook::Detect => "detection",
-        }
+abi_enum!(
+    /// Per-hook counters (`enum vigil_stat`).
+    stat: usize = "vigil_stat", "VIGIL_STAT_" {
+        SEEN = 0,
+        FILTERED = 1,
+        DEDUPED = 2,
+        SENT = 3,
+        LOST = 4,
+        MAX = 5,
     }
+);
 
-    /// The event kind this hook produces.
-    pub fn kind(self) -> u16 {
-        match self {
-            Hook::Fork => kind::FORK,
-            Hook::Exec => kind::EXEC,
-            Hook::Exit => kind::EXIT,
-            Hook::Cwd => kind::CWD,
-            Hook::Dns => kind::DNS,
-            Hook::Sensitive => kind::SYSCALL,
-            Hook::Detect => kind::DETECTION,
-            Hook::Socket
-            | Hook::Bind
-            | Hook::Listen
-            | Hook::Connect
-            | Hook::Accept
-            | Hook::Send
-            | Hook::TcpState
-            | Hook::Dup
-            | Hook::Skb => kind::NET,
-            _ => kind::FILE,
-        }
+abi_enum!(
+    /// Kernel-side condition counters (`enum vigil_counter`).
+    counter: usize = "vigil_counter", "VIGIL_CTR_" {
+        PATH_TRUNCATED = 0,
+        PROC_MISS = 1,
+        COMPAT_SYSCALL = 2,
+        SCRATCH_MISS = 3,
+        FLOW_TABLE_FULL = 4,
+        DNS_MALFORMED = 5,
+        SEND_DEDUPED = 6,
+        WRITTEN_TRACKED = 7,
+        MAX = 16,
     }
-}
+);
 
-/// Per-hook counters (`enum vigil_stat`).
-pub mod stat {
-    pub const SEEN: usize = 0;
-    pub const FILTERED: usize = 1;
-    pub const DEDUPED: usize = 2;
-    pub const SENT: usize = 3;
-    pub const LOST: usize = 4;
-    pub const MAX: usize = 5;
-}
+/// The names statistics show for the counters.
+pub const COUNTER_NAMES: [(usize, &str); 8] = [
+    (counter::PATH_TRUNCATED, "path_truncated"),
+    (counter::PROC_MISS, "proc_table_miss"),
+    (counter::COMPAT_SYSCALL, "compat_syscall_ignored"),
+    (counter::SCRATCH_MISS, "scratch_miss"),
+    (counter::FLOW_TABLE_FULL, "flow_table_full"),
+    (counter::DNS_MALFORMED, "dns_malformed"),
+    (counter::SEND_DEDUPED, "send_deduped"),
+    (counter::WRITTEN_TRACKED, "written_files_tracked"),
+];
 
-/// Kernel-side condition counters (`enum vigil_counter`).
-pub mod counter {
-    pub const PATH_TRUNCATED: usize = 0;
-    pub const PROC_MISS: usize = 1;
-    pub const COMPAT_SYSCALL: usize = 2;
-    pub const SCRATCH_MISS: usize = 3;
-    pub const FLOW_TABLE_FULL: usize = 4;
-    pub const DNS_MALFORMED: usize = 5;
-    pub const SEND_DEDUPED: usize = 6;
-    pub const WRITTEN_TRACKED: usize = 7;
-    pub const MAX: usize = 16;
-    pub const NAMES: [(usize, &str); 8] = [
-        (PATH_TRUNCATED, "path_truncated"),
-        (PROC_MISS, "proc_table_miss"),
-        (COMPAT_SYSCALL, "compat_syscall_ignored"),
-        (SCRATCH_MISS, "scratch_miss"),
-        (FLOW_TABLE_FULL, "flow_table_full"),
-        (DNS_MALFORMED, "dns_malformed"),
-        (SEND_DEDUPED, "send_deduped"),
-        (WRITTEN_TRACKED, "written_files_tracked"),
-    ];
-}
+abi_enum!(
+    /// `enum vigil_exec_flag`.
+    exec_flag: u32 = "vigil_exec_flag", "VIGIL_EXEC_" {
+        ARGV_TRUNC = 1 << 0,
+        ENV_TRUNC = 1 << 1,
+        EXE_TRUNC = 1 << 2,
+        EXE_DELETED = 1 << 3,
+        EXE_MEMFD = 1 << 4,
+        EXE_UPPER = 1 << 5,
+        SCRIPT = 1 << 6,
+        BY_FD = 1 << 7,
+        PREV_UNKNOWN = 1 << 8,
+        CWD_TRUNC = 1 << 9,
+        SECUREEXEC = 1 << 10,
+        STDIN_SOCKET = 1 << 11,
+        STDOUT_SOCKET = 1 << 12,
+        STDERR_SOCKET = 1 << 13,
+        RECENTLY_WRITTEN = 1 << 14,
+    }
+);
 
-/// `VIGIL_EXEC_*` flags.
-pub mod exec_flag {
-    pub const ARGV_TRUNC: u32 = 1 << 0;
-    pub const ENV_TRUNC: u32 = 1 << 1;
-    pub const EXE_TRUNC: u32 = 1 << 2;
-    pub const EXE_DELETED: u32 = 1 << 3;
-    pub const EXE_MEMFD: u32 = 1 << 4;
-    pub const EXE_UPPER: u32 = 1 << 5;
-    pub const SCRIPT: u32 = 1 << 6;
-    pub const BY_FD: u32 = 1 << 7;
-    pub const PREV_UNKNOWN: u32 = 1 << 8;
-    pub const CWD_TRUNC: u32 = 1 << 9;
-    pub const SECUREEXEC: u32 = 1 << 10;
-    pub const STDIN_SOCKET: u32 = 1 << 11;
-    pub const STDOUT_SOCKET: u32 = 1 << 12;
-    pub const STDERR_SOCKET: u32 = 1 << 13;
-    pub const RECENTLY_WRITTEN: u32 = 1 << 14;
-}
+abi_enum!(
+    /// `enum vigil_sys_flag`.
+    sys_flag: u16 = "vigil_sys_flag", "VIGIL_SYS_" {
+        TARGET_KNOWN = 1 << 0,
+        TARGET_AGENT = 1 << 1,
+        STR_TRUNC = 1 << 2,
+    }
+);
 
-/// `VIGIL_SYS_*` flags.
-pub mod sys_flag {
-    pub const TARGET_KNOWN: u16 = 1 << 0;
-    pub const TARGET_AGENT: u16 = 1 << 1;
-    pub const STR_TRUNC: u16 = 1 << 2;
-}
+abi_enum!(
+    /// `enum vigil_detector`.
+    detector: u16 = "vigil_detector", "VIGIL_DETECT_" {
+        PORT_SCAN = 1,
+        FILE_STORM = 2,
+        DISCOVERY = 3,
+        FINGERPRINT = 4,
+    }
+);
 
-/// `enum vigil_detector`.
-pub mod detector {
-    pub const PORT_SCAN: u16 = 1;
-    pub const FILE_STORM: u16 = 2;
-    pub const DISCOVERY: u16 = 3;
-    pub const FINGERPRINT: u16 = 4;
-}
+abi_enum!(
+    /// `enum vigil_net_op`.
+    net_op: u16 = "vigil_net_op", "VIGIL_NET_" {
+        SOCKET = 1,
+        BIND = 2,
+        LISTEN = 3,
+        CONNECT = 4,
+        ACCEPT = 5,
+        SEND = 6,
+        FLOW_START = 7,
+        FLOW_END = 8,
+        FLOW_UPDATE = 9,
+        DUP_STDIO = 10,
+    }
+);
 
-/// `enum vigil_net_op`.
-pub mod net_op {
-    pub const SOCKET: u16 = 1;
-    pub const BIND: u16 = 2;
-    pub const LISTEN: u16 = 3;
-    pub const CONNECT: u16 = 4;
-    pub const ACCEPT: u16 = 5;
-    pub const SEND: u16 = 6;
-    pub const FLOW_START: u16 = 7;
-    pub const FLOW_END: u16 = 8;
-    pub const FLOW_UPDATE: u16 = 9;
-    pub const DUP_STDIO: u16 = 10;
-}
+abi_enum!(
+    /// `enum vigil_net_dir`.
+    net_dir: u16 = "vigil_net_dir", "VIGIL_NET_DIR_" {
+        OUT = 1,
+        IN = 2,
+        LISTEN = 3,
+    }
+);
 
-/// `VIGIL_NET_*` flags and directions.
-pub mod net_flag {
-    pub const NAMES_TRUNC: u32 = 1 << 0;
-    pub const CLOSED_BY_REMOTE: u32 = 1 << 1;
-    pub const NEVER_ESTABLISHED: u32 = 1 << 2;
-    pub const ABSTRACT: u32 = 1 << 3;
-    pub const IDLE_END: u32 = 1 << 4;
-    pub const DIR_OUT: u16 = 1;
-    pub const DIR_IN: u16 = 2;
-    pub const DIR_LISTEN: u16 = 3;
-}
+abi_enum!(
+    /// `enum vigil_net_flag`.
+    net_flag: u32 = "vigil_net_flag", "VIGIL_NET_" {
+        NAMES_TRUNC = 1 << 0,
+        CLOSED_BY_REMOTE = 1 << 1,
+        NEVER_ESTABLISHED = 1 << 2,
+        ABSTRACT = 1 << 3,
+        IDLE_END = 1 << 4,
+    }
+);
 
-/// `VIGIL_DNS_*` flags.
-pub mod dns_flag {
-    pub const RESPONSE: u32 = 1 << 0;
-    pub const MALFORMED: u32 = 1 << 1;
-    pub const TRUNCATED: u32 = 1 << 2;
-    pub const POINTER_LOOP: u32 = 1 << 3;
-    pub const BAD_LABEL: u32 = 1 << 4;
-    pub const NAME_TOO_LONG: u32 = 1 << 5;
-    pub const MORE_ANSWERS: u32 = 1 << 6;
-    pub const MAX_ADDRS: usize = 8;
-}
+abi_enum!(
+    /// `enum vigil_dns_flag`.
+    dns_flag: u32 = "vigil_dns_flag", "VIGIL_DNS_" {
+        RESPONSE = 1 << 0,
+        MALFORMED = 1 << 1,
+        TRUNCATED = 1 << 2,
+        POINTER_LOOP = 1 << 3,
+        BAD_LABEL = 1 << 4,
+        NAME_TOO_LONG = 1 << 5,
+        MORE_ANSWERS = 1 << 6,
+    }
+);
 
-/// `VIGIL_FILE_*` flags.
-pub mod file_flag {
-    pub const PATH_TRUNC: u32 = 1 << 0;
-    pub const PATH_DELETED: u32 = 1 << 1;
-    pub const FROM_INODE: u32 = 1 << 2;
-    pub const JOINED: u32 = 1 << 3;
-    pub const PATH2_TRUNC: u32 = 1 << 4;
-    pub const PATH2_JOINED: u32 = 1 << 5;
-    pub const INODE_VALID: u32 = 1 << 6;
-    pub const RUNNING_EXE: u32 = 1 << 7;
-}
+abi_enum!(
+    /// `enum vigil_file_flag`.
+    file_flag: u32 = "vigil_file_flag", "VIGIL_FILE_" {
+        PATH_TRUNC = 1 << 0,
+        PATH_DELETED = 1 << 1,
+        FROM_INODE = 1 << 2,
+        JOINED = 1 << 3,
+        PATH2_TRUNC = 1 << 4,
+        PATH2_JOINED = 1 << 5,
+        INODE_VALID = 1 << 6,
+        RUNNING_EXE = 1 << 7,
+    }
+);
 
-/// `enum vigil_file_op`.
-pub mod file_op {
-    pub const OPEN: u16 = 1;
-    pub const UNLINK: u16 = 2;
-    pub const RMDIR: u16 = 3;
-    pub const RENAME: u16 = 4;
-    pub const CHMOD: u16 = 5;
-    pub const CHOWN: u16 = 6;
-    pub const LINK: u16 = 7;
-    pub const SYMLINK: u16 = 8;
-    pub const TRUNCATE: u16 = 9;
-    pub const MKDIR: u16 = 10;
-    pub const MEMFD_CREATE: u16 = 11;
-}
+abi_enum!(
+    /// `enum vigil_file_op`.
+    file_op: u16 = "vigil_file_op", "VIGIL_FILE_" {
+        OPEN = 1,
+        UNLINK = 2,
+        RMDIR = 3,
+        RENAME = 4,
+        CHMOD = 5,
+        CHOWN = 6,
+        LINK = 7,
+        SYMLINK = 8,
+        TRUNCATE = 9,
+        MKDIR = 10,
+        MEMFD_CREATE = 11,
+    }
+);
 
+abi_enum!(
+    /// Bits of the kernel filter's network mask beyond the `net_op` numbers (`enum vigil_emit`).
+    emit: u16 = "vigil_emit", "VIGIL_EMIT_" {
+        DNS_QUERY = 14,
+        DNS_RESPONSE = 15,
+    }
+);
+
+/// Every family of constants, for the layout check: (C enum, members).
+pub const ENUMS: &[(&str, &[(&str, u64)])] = &[
+    (limits::C_ENUM, limits::ALL),
+    (kind::C_ENUM, kind::ALL),
+    (stat::C_ENUM, stat::ALL),
+    (counter::C_ENUM, counter::ALL),
+    (exec_flag::C_ENUM, exec_flag::ALL),
+    (sys_flag::C_ENUM, sys_flag::ALL),
+    (detector::C_ENUM, detector::ALL),
+    (net_op::C_ENUM, net_op::ALL),
+    (net_dir::C_ENUM, net_dir::ALL),
+    (net_flag::C_ENUM, net_flag::ALL),
+    (dns_flag::C_ENUM, dns_flag::ALL),
+    (file_flag::C_ENUM, file_flag::ALL),
+    (file_op::C_ENUM, file_op::ALL),
+    (emit::C_ENUM, emit::ALL),
+];
+
+/// Declares a record once: the struct, its reader and writer in field order, its size,
+/// and its fields' names, offsets and sizes (for the layout check against BTF).
 macro_rules! wire_struct {
-    ($(#[$m:meta])* $name:ident { $($field:ident : $ty:ty),* $(,)? }) => {
+    ($(#[$m:meta])* $name:ident = $c_name:literal { $($field:ident : $ty:ty),* $(,)? }) => {
         $(#[$m])*
         #[derive(Debug, Clone, Default, PartialEq, Eq)]
         pub struct $name { $(pub $field: $ty),* }
@@ -295,12 +348,36 @@ macro_rules! wire_struct {
                 $(self.$field.write(w);)*
             }
         }
+
+        impl Layout for $name {
+            const C_NAME: &'static str = $c_name;
+        }
+
+        impl $name {
+            /// The fields in order: (name, byte offset, size).
+            pub const FIELDS: Fields = {
+                const NAMES: &[&str] = &[$(stringify!($field)),*];
+                const SIZES: &[usize] = &[$(<$ty as Wire>::SIZE),*];
+                const N: usize = NAMES.len();
+                const OUT: [(&str, usize, usize); N] = {
+                    let mut out = [("", 0, 0); N];
+                    let (mut i, mut off) = (0, 0);
+                    while i < N {
+                        out[i] = (NAMES[i], off, SIZES[i]);
+                        off += SIZES[i];
+                        i += 1;
+                    }
+                    out
+                };
+                &OUT
+            };
+        }
     };
 }
 
 wire_struct!(
     /// `struct vigil_hdr`
-    RawHdr {
+    RawHdr = "vigil_hdr" {
         kind: u16,
         abi: u16,
         size: u32,
@@ -316,7 +393,7 @@ wire_struct!(
 
 wire_struct!(
     /// `struct vigil_exec`, also used for snapshot records.
-    RawExec {
+    RawExec = "vigil_exec" {
         hdr: RawHdr,
         ppid: u32,
         sid: u32,
@@ -358,7 +435,7 @@ wire_struct!(
 
 wire_struct!(
     /// `struct vigil_fork`
-    RawFork {
+    RawFork = "vigil_fork" {
         hdr: RawHdr,
         child_pid: u32,
         child_ppid: u32,
@@ -368,7 +445,7 @@ wire_struct!(
 
 wire_struct!(
     /// `struct vigil_exit`
-    RawExit {
+    RawExit = "vigil_exit" {
         hdr: RawHdr,
         exit_code: u32,
         pad: u32,
@@ -378,7 +455,7 @@ wire_struct!(
 
 wire_struct!(
     /// `struct vigil_cwd`
-    RawCwd {
+    RawCwd = "vigil_cwd" {
         hdr: RawHdr,
         syscall: u16,
         flags: u16,
@@ -389,7 +466,7 @@ wire_struct!(
 
 wire_struct!(
     /// `struct vigil_file`
-    RawFile {
+    RawFile = "vigil_file" {
         hdr: RawHdr,
         op: u16,
         syscall: u16,
@@ -411,7 +488,7 @@ wire_struct!(
 
 wire_struct!(
     /// `struct vigil_net`
-    RawNet {
+    RawNet = "vigil_net" {
         hdr: RawHdr,
         op: u16,
         syscall: u16,
@@ -442,7 +519,7 @@ wire_struct!(
 
 wire_struct!(
     /// `struct vigil_dns_addr`
-    RawDnsAddr {
+    RawDnsAddr = "vigil_dns_addr" {
         family: u16,
         pad: u16,
         ttl: u32,
@@ -452,7 +529,7 @@ wire_struct!(
 
 wire_struct!(
     /// `struct vigil_dns`
-    RawDns {
+    RawDns = "vigil_dns" {
         hdr: RawHdr,
         id: u16,
         dns_flags: u16,
@@ -476,10 +553,10 @@ wire_struct!(
 
 /// The fixed array of answers in `struct vigil_dns`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DnsAddrs(pub [RawDnsAddr; dns_flag::MAX_ADDRS]);
+pub struct DnsAddrs(pub [RawDnsAddr; limits::DNS_MAX_ADDRS]);
 
 impl Wire for DnsAddrs {
-    const SIZE: usize = RawDnsAddr::SIZE * dns_flag::MAX_ADDRS;
+    const SIZE: usize = RawDnsAddr::SIZE * limits::DNS_MAX_ADDRS;
     fn read(r: &mut Reader<'_>) -> Option<Self> {
         let mut out = DnsAddrs::default();
         for slot in out.0.iter_mut() {
@@ -496,7 +573,7 @@ impl Wire for DnsAddrs {
 
 wire_struct!(
     /// `struct vigil_syscall`
-    RawSyscall {
+    RawSyscall = "vigil_syscall" {
         hdr: RawHdr,
         syscall: u16,
         flags: u16,
@@ -532,7 +609,7 @@ impl Wire for SyscallArgs {
 
 wire_struct!(
     /// `struct vigil_detection`
-    RawDetection {
+    RawDetection = "vigil_detection" {
         hdr: RawHdr,
         detector: u16,
         pad: u16,
@@ -546,6 +623,21 @@ wire_struct!(
         pad4: u32,
     }
 );
+
+/// Every record, for the layout check: (C struct, fields, size).
+pub const RECORDS: &[(&str, Fields, usize)] = &[
+    (RawHdr::C_NAME, RawHdr::FIELDS, RawHdr::SIZE),
+    (RawExec::C_NAME, RawExec::FIELDS, RawExec::SIZE),
+    (RawFork::C_NAME, RawFork::FIELDS, RawFork::SIZE),
+    (RawExit::C_NAME, RawExit::FIELDS, RawExit::SIZE),
+    (RawCwd::C_NAME, RawCwd::FIELDS, RawCwd::SIZE),
+    (RawFile::C_NAME, RawFile::FIELDS, RawFile::SIZE),
+    (RawNet::C_NAME, RawNet::FIELDS, RawNet::SIZE),
+    (RawDnsAddr::C_NAME, RawDnsAddr::FIELDS, RawDnsAddr::SIZE),
+    (RawDns::C_NAME, RawDns::FIELDS, RawDns::SIZE),
+    (RawSyscall::C_NAME, RawSyscall::FIELDS, RawSyscall::SIZE),
+    (RawDetection::C_NAME, RawDetection::FIELDS, RawDetection::SIZE),
+];
 
 impl RawExec {
     pub fn tail_lens(&self) -> [u16; 7] {
@@ -565,63 +657,14 @@ impl RawExec {
 mod tests {
     use super::*;
 
-    /// The sizes `_Static_assert`ed in bpf/vigil_abi.h.
     #[test]
-    fn sizes_match_the_c_header() {
-        let header = include_str!("../../../bpf/vigil_abi.h");
-        for (c_name, rust_size) in [
-            ("vigil_hdr", RawHdr::SIZE),
-            ("vigil_exec", RawExec::SIZE),
-            ("vigil_fork", RawFork::SIZE),
-            ("vigil_exit", RawExit::SIZE),
-            ("vigil_cwd", RawCwd::SIZE),
-            ("vigil_file", RawFile::SIZE),
-            ("vigil_net", RawNet::SIZE),
-            ("vigil_dns", RawDns::SIZE),
-            ("vigil_syscall", RawSyscall::SIZE),
-            ("vigil_detection", RawDetection::SIZE),
-        ] {
-            let needle = format!("sizeof(struct {c_name}) == ");
-            let at = header
-                .find(&needle)
-                .unwrap_or_else(|| panic!("no size assert for {c_name}"));
-            let rest = &header[at + needle.len()..];
-            let c_size: usize = rest[..rest.find(',').expect("assert syntax")]
-                .trim()
-                .parse()
-                .expect("number");
-            assert_eq!(
-                rust_size, c_size,
-                "struct {c_name}: Rust mirror is {rust_size} bytes, C is {c_size}"
-            );
-        }
-    }
-
-    #[test]
-    fn constants_match_the_c_header() {
-        let header = include_str!("../../../bpf/vigil_abi.h");
-        let define = |name: &str| -> usize {
-            let needle = format!("#define {name} ");
-            let at = header.find(&needle).unwrap_or_else(|| panic!("no #define {name}"));
-            let rest = header[at + needle.len()..].trim_start();
-            rest.split_whitespace().next().expect("value").parse().expect("number")
-        };
-        assert_eq!(define("VIGIL_ABI_VERSION"), ABI_VERSION as usize);
-        assert_eq!(define("VIGIL_PATH_MAX"), PATH_MAX);
-        assert_eq!(define("VIGIL_ARGV_MAX"), ARGV_MAX);
-        assert_eq!(define("VIGIL_ENV_MAX"), ENV_MAX);
-        assert_eq!(define("VIGIL_RECORD_MAX"), RECORD_MAX);
-        for hook in Hook::ALL {
-            // TcpState -> TCP_STATE
-            let mut snake = String::new();
-            for (i, c) in format!("{hook:?}").chars().enumerate() {
-                if c.is_uppercase() && i > 0 {
-                    snake.push('_');
-                }
-                snake.push(c.to_ascii_uppercase());
-            }
-            let c_name = format!("VIGIL_HOOK_{snake} = {},", hook as usize);
-            assert!(header.contains(&c_name), "C header lacks `{c_name}`");
-        }
+    fn field_offsets_follow_declaration_order() {
+        let uid = RawFile::FIELDS.iter().find(|f| f.0 == "uid").expect("uid");
+        assert_eq!(uid.1, 56 + 2 + 2 + 4 + 8 + 4 + 4);
+        let (_, off, size) = RawFile::FIELDS[RawFile::FIELDS.len() - 1];
+        assert_eq!(off + size, RawFile::SIZE);
+        assert_eq!(exec_flag::ALL[1], ("VIGIL_EXEC_ENV_TRUNC", 2));
+        assert_eq!(Hook::TcpState.c_name(), "VIGIL_HOOK_TCP_STATE");
+        assert!(Hook::ALL.iter().enumerate().all(|(i, h)| *h as usize == i));
     }
 }

@@ -260,7 +260,7 @@ pub fn decode(record: &[u8]) -> Result<Event, DecodeError> {
         kind::DNS => {
             let raw: RawDns = fixed(&mut r)?;
             let [qname, cnames] = tail(&mut r, [raw.qname_len, raw.cnames_len])?;
-            let n = (raw.naddrs as usize).min(abi::dns_flag::MAX_ADDRS);
+            let n = (raw.naddrs as usize).min(abi::limits::DNS_MAX_ADDRS);
             Body::Dns(Box::new(Dns {
                 id: raw.id,
                 dns_flags: raw.dns_flags,
@@ -666,7 +666,7 @@ pub fn encode(ev: &Event) -> Vec<u8> {
                 server_port: d.server_port,
                 server: ip_to_raw(d.server),
                 client_port: d.client_port,
-                naddrs: d.answers.len().min(abi::dns_flag::MAX_ADDRS) as u16,
+                naddrs: d.answers.len().min(abi::limits::DNS_MAX_ADDRS) as u16,
                 vflags: d.vflags,
                 cookie: d.cookie,
                 addrs,

@@ -1,160 +1,21 @@
-//! Human names for numbers the kernel records: syscalls (as Falco's `evt.type`),
-//! open flags, errno values, file types.
+//! Human names for numbers the kernel records: syscalls (as Falco's `evt.type`, from
+//! the table generated out of `bpf/syscalls_x86_64.tbl`), open flags, errno values,
+//! file types.
 
-/// x86_64 syscall number to name, for the syscalls the kernel side decodes.
+include!(concat!(env!("OUT_DIR"), "/syscalls.rs"));
+
+/// x86_64 syscall number to name (`"unknown"` for a number no kernel has used).
 pub fn syscall_name(nr: u16) -> &'static str {
-    match nr {
-        2 => "open",
-        32 => "dup",
-        33 => "dup2",
-        41 => "socket",
-        42 => "connect",
-        43 => "accept",
-        44 => "sendto",
-        46 => "sendmsg",
-        49 => "bind",
-        50 => "listen",
-        72 => "fcntl",
-        76 => "truncate",
-        77 => "ftruncate",
-        80 => "chdir",
-        81 => "fchdir",
-        82 => "rename",
-        83 => "mkdir",
-        84 => "rmdir",
-        85 => "creat",
-        86 => "link",
-        87 => "unlink",
-        88 => "symlink",
-        90 => "chmod",
-        91 => "fchmod",
-        92 => "chown",
-        93 => "fchown",
-        94 => "lchown",
-        257 => "openat",
-        258 => "mkdirat",
-        260 => "fchownat",
-        263 => "unlinkat",
-        264 => "renameat",
-        265 => "linkat",
-        266 => "symlinkat",
-        268 => "fchmodat",
-        288 => "accept4",
-        292 => "dup3",
-        307 => "sendmmsg",
-        316 => "renameat2",
-        319 => "memfd_create",
-        437 => "openat2",
-        452 => "fchmodat2",
-        62 => "kill",
-        101 => "ptrace",
-        105 => "setuid",
-        106 => "setgid",
-        113 => "setreuid",
-        114 => "setregid",
-        117 => "setresuid",
-        119 => "setresgid",
-        126 => "capset",
-        155 => "pivot_root",
-        161 => "chroot",
-        165 => "mount",
-        166 => "umount2",
-        175 => "init_module",
-        176 => "delete_module",
-        188 => "setxattr",
-        189 => "lsetxattr",
-        190 => "fsetxattr",
-        200 => "tkill",
-        234 => "tgkill",
-        246 => "kexec_load",
-        272 => "unshare",
-        280 => "utimensat",
-        308 => "setns",
-        310 => "process_vm_readv",
-        311 => "process_vm_writev",
-        313 => "finit_module",
-        320 => "kexec_file_load",
-        321 => "bpf",
-        424 => "pidfd_send_signal",
-        _ => "unknown",
-    }
+    SYSCALLS
+        .binary_search_by_key(&nr, |&(_, n)| n)
+        .map(|i| SYSCALLS[i].0)
+        .unwrap_or("unknown")
 }
 
-/// The x86_64 numbers, for tables that go the other way.
-pub const SYSCALLS: &[(&str, u16)] = &[
-    ("open", 2),
-    ("dup", 32),
-    ("dup2", 33),
-    ("socket", 41),
-    ("connect", 42),
-    ("accept", 43),
-    ("sendto", 44),
-    ("sendmsg", 46),
-    ("bind", 49),
-    ("listen", 50),
-    ("fcntl", 72),
-    ("truncate", 76),
-    ("ftruncate", 77),
-    ("chdir", 80),
-    ("fchdir", 81),
-    ("rename", 82),
-    ("mkdir", 83),
-    ("rmdir", 84),
-    ("creat", 85),
-    ("link", 86),
-    ("unlink", 87),
-    ("symlink", 88),
-    ("chmod", 90),
-    ("fchmod", 91),
-    ("chown", 92),
-    ("fchown", 93),
-    ("lchown", 94),
-    ("openat", 257),
-    ("mkdirat", 258),
-    ("fchownat", 260),
-    ("unlinkat", 263),
-    ("renameat", 264),
-    ("linkat", 265),
-    ("symlinkat", 266),
-    ("fchmodat", 268),
-    ("accept4", 288),
-    ("dup3", 292),
-    ("sendmmsg", 307),
-    ("renameat2", 316),
-    ("memfd_create", 319),
-    ("openat2", 437),
-    ("fchmodat2", 452),
-    ("kill", 62),
-    ("ptrace", 101),
-    ("setuid", 105),
-    ("setgid", 106),
-    ("setreuid", 113),
-    ("setregid", 114),
-    ("setresuid", 117),
-    ("setresgid", 119),
-    ("capset", 126),
-    ("pivot_root", 155),
-    ("chroot", 161),
-    ("mount", 165),
-    ("umount2", 166),
-    ("init_module", 175),
-    ("delete_module", 176),
-    ("setxattr", 188),
-    ("lsetxattr", 189),
-    ("fsetxattr", 190),
-    ("tkill", 200),
-    ("tgkill", 234),
-    ("kexec_load", 246),
-    ("unshare", 272),
-    ("utimensat", 280),
-    ("setns", 308),
-    ("process_vm_readv", 310),
-    ("process_vm_writev", 311),
-    ("finit_module", 313),
-    ("kexec_file_load", 320),
-    ("bpf", 321),
-    ("pidfd_send_signal", 424),
-];
+/// Syscall name to x86_64 number.
+pub fn syscall_number(name: &str) -> Option<u16> {
+    SYSCALLS.iter().find(|(n, _)| *n == name).map(|&(_, nr)| nr)
+}
 
 pub const O_ACCMODE: u32 = 0o3;
 pub const O_RDONLY: u32 = 0;
@@ -260,6 +121,9 @@ mod tests {
             assert_eq!(syscall_name(nr), name);
         }
         assert_eq!(syscall_name(9999), "unknown");
+        assert_eq!(syscall_name(nr::OPENAT), "openat");
+        assert_eq!(syscall_number("fchmodat2"), Some(452));
+        assert_eq!(syscall_number("no_such_call"), None);
     }
 
     #[test]

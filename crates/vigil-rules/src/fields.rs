@@ -308,7 +308,7 @@ catalogue! {
     FdFilename = "fd.filename", String, None, One, true, "File name part of `fd.name` for files (no directory).";
     FdIno = "fd.ino", Uint, None, One, true, "Inode number of the file.";
     FdDev = "fd.dev", Uint, None, One, true, "Device number of the file system holding the file.";
-    FdIsUpperLayer = "fd.is_upper_layer", Bool, None, One, true, "True if the file is in the upper (writable) layer of an overlayfs.";
+    FdIsUpperLayer = "fd.is_upper_layer", Bool, None, One, false, "True if the file is in the upper (writable) layer of an overlayfs. Not collected by Vigil for files yet (`proc.is_exe_upper_layer` is, for executables).";
     FdTypes = "fd.types", String, OptionalIndex, List, false, "Types of all open file descriptors of the process (`fd.types[0]` for one fd). Not collected by Vigil.";
     FdIp = "fd.ip", IpAddr, None, Either, true, "Matches the client or the server IP address of the socket (filter only).";
     FdCip = "fd.cip", IpAddr, None, One, true, "Client IP address of the socket.";

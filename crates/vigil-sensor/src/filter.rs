@@ -23,7 +23,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use vigil_event::abi::{file_op, net_op};
 
-use crate::programs::{Attach, PROGRAMS};
+use crate::hooks::{all_events, Filter, HOOKS};
 
 /// Path patterns, with the semantics of `vigil_rules::PathPatterns`: a path is of
 /// interest if it equals an exact path, starts with a prefix, ends with a suffix, or
@@ -63,77 +63,41 @@ pub enum OpFilter {
     Paths(PathPatterns),
 }
 
-/// Event types of the file handlers, and the operations each produces.
-pub const FILE_EVENT_TYPES: &[(&str, &[u16])] = &[
-    ("open", &[file_op::OPEN]),
-    ("openat", &[file_op::OPEN]),
-    ("openat2", &[file_op::OPEN]),
-    ("creat", &[file_op::OPEN]),
-    ("unlink", &[file_op::UNLINK]),
-    ("unlinkat", &[file_op::UNLINK, file_op::RMDIR]),
-    ("rmdir", &[file_op::RMDIR]),
-    ("rename", &[file_op::RENAME]),
-    ("renameat", &[file_op::RENAME]),
-    ("renameat2", &[file_op::RENAME]),
-    ("chmod", &[file_op::CHMOD]),
-    ("fchmod", &[file_op::CHMOD]),
-    ("fchmodat", &[file_op::CHMOD]),
-    ("fchmodat2", &[file_op::CHMOD]),
-    ("chown", &[file_op::CHOWN]),
-    ("fchown", &[file_op::CHOWN]),
-    ("lchown", &[file_op::CHOWN]),
-    ("fchownat", &[file_op::CHOWN]),
-    ("link", &[file_op::LINK]),
-    ("linkat", &[file_op::LINK]),
-    ("symlink", &[file_op::SYMLINK]),
-    ("symlinkat", &[file_op::SYMLINK]),
-    ("truncate", &[file_op::TRUNCATE]),
-    ("ftruncate", &[file_op::TRUNCATE]),
-    ("mkdir", &[file_op::MKDIR]),
-    ("mkdirat", &[file_op::MKDIR]),
-    ("memfd_create", &[file_op::MEMFD_CREATE]),
-];
+/// Bits of the network mask beyond the vigil_net_op numbers.
+pub use vigil_event::abi::emit::{DNS_QUERY as EMIT_DNS_QUERY, DNS_RESPONSE as EMIT_DNS_RESPONSE};
 
-/// `EMIT_DNS_*` in filter.h: bits of the network mask beyond the vigil_net_op numbers.
-pub const EMIT_DNS_QUERY: u16 = 14;
-pub const EMIT_DNS_RESPONSE: u16 = 15;
+/// Event types of file operations, and the operations each produces (from the hook table).
+pub fn file_event_types() -> BTreeMap<&'static str, Vec<u16>> {
+    let mut out: BTreeMap<&'static str, Vec<u16>> = BTreeMap::new();
+    for e in all_events() {
+        if let Filter::FileOp(op) = e.filter {
+            let ops = out.entry(e.evt_type).or_default();
+            if !ops.contains(&op) {
+                ops.push(op);
+            }
+        }
+    }
+    out
+}
 
-/// Event types of network and DNS records, and their bit in the network mask.
-pub const NET_EVENT_TYPES: &[(&str, u16)] = &[
-    ("socket", net_op::SOCKET),
-    ("bind", net_op::BIND),
-    ("listen", net_op::LISTEN),
-    ("connect", net_op::CONNECT),
-    ("accept", net_op::ACCEPT),
-    ("accept4", net_op::ACCEPT),
-    ("sendto", net_op::SEND),
-    ("sendmsg", net_op::SEND),
-    ("sendmmsg", net_op::SEND),
-    ("flow_start", net_op::FLOW_START),
-    ("flow_end", net_op::FLOW_END),
-    ("flow_update", net_op::FLOW_UPDATE),
-    ("dns_query", EMIT_DNS_QUERY),
-    ("dns_response", EMIT_DNS_RESPONSE),
-];
+/// Event types of network and DNS records the rules switch, and their bit in the
+/// network mask (from the hook table).
+fn net_event_types() -> BTreeSet<(&'static str, u16)> {
+    all_events()
+        .filter_map(|e| match e.filter {
+            Filter::Net(bit) => Some((e.evt_type, bit)),
+            _ => None,
+        })
+        .collect()
+}
 
-/// Handlers that keep kernel state or feed the kernel's own detectors: they run for
-/// all their syscalls whatever the rules want (drop-and-execute, self-deleting
-/// binaries, rename storms, host fingerprinting, the working directory, sockets on
-/// stdio, port scans, the owner of accepted connections).
-pub const ALWAYS_RUN: &[&str] = &[
-    "exit_open",
-    "exit_truncate",
-    "exit_unlink",
-    "exit_rename",
-    "exit_chdir",
-    "exit_dup",
-    "exit_connect",
-    "exit_accept",
-];
-
-/// Syscalls whose handler runs whatever the rules want because they change paths
-/// (the kernel then forgets the open verdicts it cached, bpf/include/filter.h).
-pub const ALWAYS_RUN_SYSCALLS: &[&str] = &["mount", "umount2", "pivot_root"];
+/// Network records reported whatever the rules want.
+fn always_net() -> impl Iterator<Item = u16> {
+    all_events().filter_map(|e| match e.filter {
+        Filter::AlwaysNet(bit) => Some(bit),
+        _ => None,
+    })
+}
 
 /// Op bits shifted by this mark paths a sequence rule follows (filter.h SEQ_SHIFT).
 pub const SEQ_SHIFT: u16 = 16;
@@ -148,7 +112,7 @@ const SUFFIX_MAX: usize = 64;
 pub struct KernelFilter {
     /// Reported file operations (by vigil_file_op number) and how they are filtered.
     pub file_ops: BTreeMap<u16, OpFilter>,
-    /// Reported network records: vigil_net_op numbers and `EMIT_DNS_*`.
+    /// Reported network records: vigil_net_op numbers and `VIGIL_EMIT_DNS_*`.
     pub net_records: BTreeSet<u16>,
     /// Syscalls whose handler runs.
     pub syscalls: BTreeSet<&'static str>,
@@ -244,15 +208,15 @@ fn prefix_key(p: &str) -> (u32, Vec<u8>) {
 }
 
 fn all_file_ops() -> BTreeSet<u16> {
-    FILE_EVENT_TYPES.iter().flat_map(|(_, o)| o.iter().copied()).collect()
+    file_event_types().into_values().flatten().collect()
 }
 
 /// Per file op, the union of what its event types want.
 fn file_ops_of(want: &impl Fn(&str) -> Want) -> BTreeMap<u16, OpFilter> {
     let mut file_ops: BTreeMap<u16, OpFilter> = BTreeMap::new();
-    for (ty, ops) in FILE_EVENT_TYPES {
+    for (ty, ops) in file_event_types() {
         let w = want(ty);
-        for &op in *ops {
+        for op in ops {
             let merged = match (file_ops.remove(&op), &w) {
                 (prev, Want::Nothing) => prev,
                 (_, Want::Everything) | (Some(OpFilter::Everything), _) => Some(OpFilter::Everything),
@@ -270,29 +234,31 @@ fn file_ops_of(want: &impl Fn(&str) -> Want) -> BTreeMap<u16, OpFilter> {
     file_ops
 }
 
-/// The syscalls each tail handler serves.
-fn tail_handlers() -> impl Iterator<Item = (&'static str, &'static [&'static str])> {
-    PROGRAMS.iter().filter_map(|p| match p.attach {
-        Attach::SysExitTail(s) => Some((p.name, s)),
-        _ => None,
-    })
+/// Does this syscall's handler run although no rule wants its events? Yes when the
+/// handler keeps kernel state or feeds a detector, or the syscall is always reported.
+fn handler_always_runs(h: &crate::hooks::HookSpec, syscall: &str) -> bool {
+    h.always_runs
+        || h.events
+            .iter()
+            .any(|e| e.evt_type == syscall && matches!(e.filter, Filter::Always | Filter::AlwaysNet(_)))
 }
 
 impl KernelFilter {
     /// Report everything, run every handler, no deduplication (`--no-kernel-filter`).
     pub fn everything() -> Self {
-        let mut file_ops = BTreeMap::new();
-        for (_, ops) in FILE_EVENT_TYPES {
-            for &op in *ops {
-                file_ops.insert(op, OpFilter::Everything);
-            }
-        }
-        let mut net_records: BTreeSet<u16> = NET_EVENT_TYPES.iter().map(|(_, b)| *b).collect();
-        net_records.insert(net_op::DUP_STDIO);
+        let file_ops = all_file_ops()
+            .into_iter()
+            .map(|op| (op, OpFilter::Everything))
+            .collect();
+        let net_records = net_event_types()
+            .into_iter()
+            .map(|(_, b)| b)
+            .chain(always_net())
+            .collect();
         KernelFilter {
             file_ops,
             net_records,
-            syscalls: tail_handlers().flat_map(|(_, s)| s.iter().copied()).collect(),
+            syscalls: HOOKS.iter().flat_map(|h| h.syscalls()).collect(),
             syscalls_off: BTreeSet::new(),
             dedup_window_ns: 0,
             dedup_file_ops: BTreeSet::new(),
@@ -316,19 +282,18 @@ impl KernelFilter {
             }
         }
 
-        let mut net_records: BTreeSet<u16> = NET_EVENT_TYPES
-            .iter()
+        let net_records: BTreeSet<u16> = net_event_types()
+            .into_iter()
             .filter(|(ty, _)| want(ty) != Want::Nothing)
-            .map(|(_, b)| *b)
+            .map(|(_, b)| b)
+            .chain(always_net())
             .collect();
-        // The process tree follows sockets moved onto stdio, whatever the rules say.
-        net_records.insert(net_op::DUP_STDIO);
 
         let mut syscalls = BTreeSet::new();
         let mut syscalls_off = BTreeSet::new();
-        for (prog, calls) in tail_handlers() {
-            for &sc in calls {
-                if ALWAYS_RUN.contains(&prog) || ALWAYS_RUN_SYSCALLS.contains(&sc) || want(sc) != Want::Nothing {
+        for h in HOOKS {
+            for sc in h.syscalls() {
+                if handler_always_runs(h, sc) || want(sc) != Want::Nothing {
                     syscalls.insert(sc);
                 } else {
                     syscalls_off.insert(sc);
@@ -356,8 +321,8 @@ impl KernelFilter {
         let dedup_net = [net_op::CONNECT, net_op::SOCKET]
             .into_iter()
             .filter(|b| {
-                NET_EVENT_TYPES
-                    .iter()
+                net_event_types()
+                    .into_iter()
                     .filter(|(_, x)| x == b)
                     .all(|(ty, _)| sequence_want(ty) == Want::Nothing)
             })
@@ -448,7 +413,7 @@ impl KernelFilter {
         let mut s = String::new();
         let count = |p: &PathPatterns| p.exact.len() + p.prefixes.len() + p.basenames.len() + p.suffixes.len();
         let _ = writeln!(s, "File operations reported by the kernel:");
-        let all_ops: BTreeSet<u16> = FILE_EVENT_TYPES.iter().flat_map(|(_, o)| o.iter().copied()).collect();
+        let all_ops = all_file_ops();
         for op in all_ops {
             let line = match self.file_ops.get(&op) {
                 None => "not reported (no rule uses it)".to_string(),

@@ -1,6 +1,6 @@
 //! Vigil's kernel side, seen from userspace.
 //!
-//! - [`programs`]: what each BPF program in `bpf/` is for and where it attaches;
+//! - [`hooks`]: the hook table: each BPF program, where it attaches, what it produces;
 //! - [`sensor`]: loads the object, attaches every hook the kernel allows, reports the rest;
 //! - [`stream`]: drains the ring buffers into time-ordered batches of raw records;
 //! - [`stats`]: the per-hook, per-CPU counters kept in the kernel;
@@ -8,12 +8,15 @@
 //! - [`mounts`]: tracefs, bpffs, securityfs, mounted when a hook needs them;
 //! - [`bootstrap`]: processes that were running before we started, read from /proc.
 
+#[cfg(test)]
+mod abi_check;
 pub mod bootstrap;
 mod error;
 pub mod filter;
+pub mod hooks;
+mod maps;
 pub mod mounts;
 pub mod probe;
-pub mod programs;
 pub mod sensor;
 pub mod stats;
 pub mod stream;

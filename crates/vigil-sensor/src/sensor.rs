@@ -11,11 +11,12 @@ use libbpf_rs::{Link, MapCore, MapFlags, OpenObject, PrintLevel};
 use serde::Serialize;
 use tracing::debug;
 use vigil_event::abi::Hook;
-use vigil_event::names::SYSCALLS;
+use vigil_event::names::syscall_number;
 
 use crate::error::SensorError;
 use crate::filter::{CompiledMaps, KernelFilter};
-use crate::programs::{self, Attach, Group, PROGRAMS};
+use crate::hooks::{self, Attach, Group, Need, HOOKS};
+use crate::skel::types::vigil_filter_cfg;
 use crate::skel::{VigilSkel, VigilSkelBuilder};
 
 /// How the sensor is set up. Defaults suit a typical host.
@@ -302,13 +303,13 @@ impl Sensor {
 
             let off_groups: BTreeSet<Group> = disabled
                 .keys()
-                .filter_map(|n| programs::spec(n))
-                .filter(|s| s.group_critical)
+                .filter_map(|n| hooks::spec(n))
+                .filter(|s| s.need == Need::GroupGateway)
                 .map(|s| s.group)
                 .collect();
             for mut prog in open.open_object_mut().progs_mut() {
                 let name = prog.name().to_string_lossy().into_owned();
-                let spec = programs::spec(&name);
+                let spec = hooks::spec(&name);
                 let off = disabled.contains_key(&name) || spec.is_some_and(|s| off_groups.contains(&s.group));
                 prog.set_autoload(!off);
                 // We attach each program ourselves, to report per hook.
@@ -358,9 +359,9 @@ impl Sensor {
         let mut seeded = 0;
         let mut dispatcher_ok = false;
         // cgroup skb programs attach to the root of the cgroup v2 hierarchy (mounted if missing).
-        let cgroup = if PROGRAMS
+        let cgroup = if HOOKS
             .iter()
-            .any(|p| matches!(p.attach, Attach::CgroupSkb(_)) && !disabled.contains_key(p.name))
+            .any(|p| matches!(p.attach, Attach::CgroupSkb(_)) && !disabled.contains_key(p.program))
         {
             match crate::mounts::ensure("cgroup2", "/run/vigil/cgroup2") {
                 Ok(m) => {
@@ -378,31 +379,33 @@ impl Sensor {
         };
 
         // Tail-call handlers first, so the dispatcher never runs with a half-filled table.
-        let order = PROGRAMS
+        let order = HOOKS
             .iter()
-            .filter(|p| matches!(p.attach, Attach::SysExitTail(_)))
-            .chain(PROGRAMS.iter().filter(|p| !matches!(p.attach, Attach::SysExitTail(_))));
+            .filter(|p| p.attach == Attach::SysExit)
+            .chain(HOOKS.iter().filter(|p| p.attach != Attach::SysExit));
         for spec in order {
-            let status = if let Some(s) = disabled.get(spec.name) {
+            let status = if let Some(s) = disabled.get(spec.program) {
                 s.clone()
-            } else if let Some(prog) = self.skel.object().progs_mut().find(|p| p.name() == spec.name) {
+            } else if let Some(prog) = self.skel.object().progs_mut().find(|p| p.name() == spec.program) {
                 match spec.attach {
                     Attach::TpBtf(_) => match prog.attach() {
                         Ok(link) => {
                             links.push(link);
-                            if spec.group_critical {
+                            if spec.need == Need::GroupGateway {
                                 dispatcher_ok = true;
                             }
                             HookStatus::Attached
                         }
                         Err(e) => attach_status(&e),
                     },
-                    Attach::SysExitTail(syscalls) => {
+                    Attach::SysExit => {
                         use std::os::fd::{AsFd, AsRawFd};
                         let fd = prog.as_fd().as_raw_fd() as u32;
                         let mut result = HookStatus::Attached;
-                        for name in syscalls {
-                            let Some(&(_, nr)) = SYSCALLS.iter().find(|(n, _)| n == name) else {
+                        for name in spec.syscalls() {
+                            // Every name is checked against the table by a unit test.
+                            let Some(nr) = syscall_number(name) else {
+                                result = HookStatus::AttachFailed(format!("{name}: not an x86_64 syscall"));
                                 continue;
                             };
                             self.tail_fds.insert(name, fd);
@@ -459,16 +462,16 @@ impl Sensor {
             .into_iter()
             .map(|(spec, status)| {
                 let status = match (&status, &spec.attach) {
-                    (HookStatus::Attached, Attach::SysExitTail(_)) if !dispatcher_ok => {
+                    (HookStatus::Attached, Attach::SysExit) if !dispatcher_ok => {
                         HookStatus::AttachFailed("sys_exit_dispatch is not attached".into())
                     }
                     _ => status,
                 };
                 HookReport {
-                    program: spec.name,
+                    program: spec.program,
                     group: spec.group.name(),
-                    required: spec.required,
-                    attach: describe(spec.attach),
+                    required: spec.required(),
+                    attach: describe(spec),
                     what: spec.what,
                     status,
                 }
@@ -538,7 +541,7 @@ impl Sensor {
         self.write_filter_cfg(&wide, generation, new.dedup_window_ns)?;
         let tails = &self.skel.maps.sys_exit_tails;
         for sc in &new.syscalls {
-            if let (Some(fd), Some(&(_, nr))) = (self.tail_fds.get(sc), SYSCALLS.iter().find(|(n, _)| n == sc)) {
+            if let (Some(fd), Some(nr)) = (self.tail_fds.get(sc), syscall_number(sc)) {
                 tails
                     .update(&(nr as u32).to_ne_bytes(), &fd.to_ne_bytes(), MapFlags::ANY)
                     .map_err(err)?;
@@ -568,7 +571,7 @@ impl Sensor {
 
         self.write_filter_cfg(&nm, generation, new.dedup_window_ns)?;
         for sc in &new.syscalls_off {
-            if let Some(&(_, nr)) = SYSCALLS.iter().find(|(n, _)| n == sc) {
+            if let Some(nr) = syscall_number(sc) {
                 // absent already is fine
                 let _ = tails.delete(&(nr as u32).to_ne_bytes());
             }
@@ -594,24 +597,23 @@ impl Sensor {
         self.filter.lock().unwrap_or_else(|p| p.into_inner()).0.clone()
     }
 
-    /// struct filter_cfg (bpf/include/filter.h).
+    /// The one entry of the filter_cfg map (`struct vigil_filter_cfg`, bpf/vigil_abi.h).
     fn write_filter_cfg(&self, m: &CompiledMaps, generation: u32, dedup_window_ns: u64) -> Result<(), SensorError> {
-        let mut v = Vec::with_capacity(72);
-        v.extend_from_slice(&m.file_op_mask.to_ne_bytes());
-        v.extend_from_slice(&m.file_path_mask.to_ne_bytes());
-        v.extend_from_slice(&m.suffix_lens.to_ne_bytes());
-        v.extend_from_slice(&m.net_emit_mask.to_ne_bytes());
-        v.extend_from_slice(&generation.to_ne_bytes());
-        v.extend_from_slice(&dedup_window_ns.to_ne_bytes());
-        v.extend_from_slice(&m.file_dedup_mask.to_ne_bytes());
-        v.extend_from_slice(&m.net_dedup_mask.to_ne_bytes());
-        for w in m.suffix_first {
-            v.extend_from_slice(&w.to_ne_bytes());
-        }
+        let cfg = vigil_filter_cfg {
+            file_op_mask: m.file_op_mask,
+            file_path_mask: m.file_path_mask,
+            suffix_lens: m.suffix_lens,
+            net_emit_mask: m.net_emit_mask,
+            generation,
+            dedup_window_ns,
+            file_dedup_mask: m.file_dedup_mask,
+            net_dedup_mask: m.net_dedup_mask,
+            suffix_first: m.suffix_first,
+        };
         self.skel
             .maps
             .filter_cfg
-            .update(&0u32.to_ne_bytes(), &v, MapFlags::ANY)
+            .update(&0u32.to_ne_bytes(), crate::maps::as_bytes(&cfg), MapFlags::ANY)
             .map_err(|e| SensorError::Filter(e.to_string()))
     }
 
@@ -626,15 +628,15 @@ impl Sensor {
             .hooks
             .iter()
             .filter(|h| h.status == HookStatus::Attached)
-            .filter_map(|h| programs::spec(h.program).and_then(|s| s.hook))
+            .filter_map(|h| hooks::spec(h.program).and_then(|s| s.stats))
             .collect()
     }
 }
 
-pub(crate) fn describe(a: Attach) -> String {
-    match a {
+pub(crate) fn describe(h: &hooks::HookSpec) -> String {
+    match h.attach {
         Attach::TpBtf(tp) => format!("tp_btf/{tp}"),
-        Attach::SysExitTail(sc) => format!("sys_exit[{}]", sc.join(",")),
+        Attach::SysExit => format!("sys_exit[{}]", h.syscalls().collect::<Vec<_>>().join(",")),
         Attach::Iter(what) => format!("iter/{what}"),
         Attach::Periodic => "syscall (run by the agent)".to_string(),
         Attach::CgroupSkb(dir) => format!("cgroup_skb/{dir}"),

@@ -3,10 +3,11 @@
 
 use libbpf_rs::{MapCore, MapFlags};
 use serde::Serialize;
-use vigil_event::abi::{counter, stat, Hook, HOOK_MAX};
+use vigil_event::abi::{counter, stat, Hook, COUNTER_NAMES};
 
 use crate::error::SensorError;
 use crate::sensor::Sensor;
+use crate::skel::types::vigil_stats;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct HookCounts {
@@ -63,9 +64,6 @@ impl KernelStats {
     }
 }
 
-const U64: usize = 8;
-const HOOK_STATS_LEN: usize = HOOK_MAX * stat::MAX;
-
 impl Sensor {
     pub fn kernel_stats(&self) -> Result<KernelStats, SensorError> {
         let per_cpu = self
@@ -80,26 +78,19 @@ impl Sensor {
         let mut counters = [0u64; counter::MAX];
         let mut lost_per_cpu = Vec::with_capacity(per_cpu.len());
         for raw in &per_cpu {
-            let words: Vec<u64> = raw
-                .chunks_exact(U64)
-                .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))
-                .collect();
-            if words.len() < HOOK_STATS_LEN + counter::MAX {
-                return Err(SensorError::Stats(format!("stats value has {} words", words.len())));
-            }
+            let cpu: vigil_stats = crate::maps::from_bytes(raw).map_err(SensorError::Stats)?;
             let mut cpu_lost = 0;
             for (i, hook) in Hook::ALL.iter().enumerate() {
-                let base = *hook as usize * stat::MAX;
-                let v = &words[base..base + stat::MAX];
+                let v = &cpu.hook[*hook as usize];
                 hooks[i].1.add(v);
                 cpu_lost += v[stat::LOST];
             }
             lost_per_cpu.push(cpu_lost);
-            for (c, slot) in counters.iter_mut().enumerate() {
-                *slot += words[HOOK_STATS_LEN + c];
+            for (slot, n) in counters.iter_mut().zip(cpu.counter) {
+                *slot += n;
             }
         }
-        let counters = counter::NAMES.iter().map(|&(i, n)| (n, counters[i])).collect();
+        let counters = COUNTER_NAMES.iter().map(|&(i, n)| (n, counters[i])).collect();
         Ok(KernelStats {
             recursion_misses: self.recursion_misses(),
             hooks,
@@ -115,10 +106,10 @@ impl Sensor {
         use std::os::fd::{AsFd, AsRawFd};
         let mut out = Vec::new();
         for prog in self.skel.object().progs() {
-            let Some(spec) = crate::programs::spec(&prog.name().to_string_lossy()) else {
+            let Some(spec) = crate::hooks::spec(&prog.name().to_string_lossy()) else {
                 continue;
             };
-            if !self.report.is_attached(spec.name) {
+            if !self.report.is_attached(spec.program) {
                 continue;
             }
             let mut info = libbpf_sys::bpf_prog_info::default();
@@ -126,7 +117,7 @@ impl Sensor {
             // SAFETY: info is a valid, zeroed bpf_prog_info of the size we pass.
             let rc = unsafe { libbpf_sys::bpf_prog_get_info_by_fd(prog.as_fd().as_raw_fd(), &mut info, &mut len) };
             if rc == 0 {
-                out.push((spec.name, info.recursion_misses));
+                out.push((spec.program, info.recursion_misses));
             }
         }
         out

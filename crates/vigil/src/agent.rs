@@ -112,7 +112,8 @@ pub fn run(opts: RunOptions) -> Result<()> {
             let f: Box<dyn Write> = Box::new(BufWriter::new(
                 std::fs::File::create(p).with_context(|| format!("creating recording {}", p.display()))?,
             ));
-            Some(RecordingWriter::new(f, offset, std::process::id()).context("writing recording header")?)
+            let host = crate::host::HostFacts::default().to_recorded();
+            Some(RecordingWriter::new(f, offset, std::process::id(), &host).context("writing recording header")?)
         }
         None => None,
     };
@@ -149,6 +150,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
             engine: opts.engine.clone(),
             boot_to_realtime_ns: offset,
             tree: opts.tree.clone(),
+            host: None,
         },
         out,
         recorder,

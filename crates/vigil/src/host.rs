@@ -44,6 +44,8 @@ impl<V: Clone> Cache<V> {
 
 pub struct HostFacts {
     pub hostname: String,
+    /// Inode numbers of pid 1's namespaces: a `setns` into one of them enters the host.
+    pub init_namespaces: Vec<u64>,
     root: PathBuf,
     users: RefCell<Cache<User>>,
     groups: RefCell<Cache<String>>,
@@ -65,10 +67,30 @@ impl HostFacts {
             .unwrap_or_default();
         HostFacts {
             hostname,
+            init_namespaces: read_init_namespaces(root),
             root: root.to_path_buf(),
             users: RefCell::new(Cache::new()),
             groups: RefCell::new(Cache::new()),
             cgroups: RefCell::new(Cache::new()),
+        }
+    }
+
+    /// The facts of the host a recording was made on, where the recording has them
+    /// (users and groups are still read from this host's /etc).
+    pub fn recorded(host: &vigil_event::recording::RecordedHost) -> Self {
+        let mut facts = Self::default();
+        if !host.hostname.is_empty() {
+            facts.hostname = host.hostname.clone();
+        }
+        facts.init_namespaces = host.init_namespaces.clone();
+        facts
+    }
+
+    /// What a recording keeps of this host.
+    pub fn to_recorded(&self) -> vigil_event::recording::RecordedHost {
+        vigil_event::recording::RecordedHost {
+            hostname: self.hostname.clone(),
+            init_namespaces: self.init_namespaces.clone(),
         }
     }
 
@@ -108,6 +130,18 @@ impl HostFacts {
             .and_then(container_id_in_path)
             .unwrap_or_else(|| "host".into())
     }
+}
+
+/// Namespace inode numbers of pid 1 (the host's, for an agent on the host).
+fn read_init_namespaces(root: &Path) -> Vec<u64> {
+    ["mnt", "pid", "net", "uts", "ipc", "user", "cgroup"]
+        .iter()
+        .filter_map(|n| std::fs::read_link(root.join("proc/1/ns").join(n)).ok())
+        .filter_map(|t| {
+            let s = t.to_string_lossy().into_owned();
+            s.split('[').nth(1)?.trim_end_matches(']').parse().ok()
+        })
+        .collect()
 }
 
 fn parse_passwd(path: &Path) -> HashMap<u64, User> {

@@ -45,7 +45,7 @@ pub fn broad_interest(set: &RuleSet) -> Vec<(String, Vec<String>)> {
     let mut by_what: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for r in set.rules().iter().filter(|r| r.enabled) {
         let i = RuleSet::interest_of([r]);
-        for (ty, ops) in vigil_sensor::filter::FILE_EVENT_TYPES {
+        for (ty, ops) in vigil_sensor::filter::file_event_types() {
             if !r.evt_types.contains(ty) {
                 continue;
             }

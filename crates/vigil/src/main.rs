@@ -5,10 +5,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use vigil::agent::{self, RunOptions};
 use vigil::cli;
-use vigil::replay::ReplayOptions;
-use vigil::rules::RuleSources;
+use vigil::RunOptions;
+use vigil::{ReplayOptions, RuleSources};
 use vigil_proctree::TreeConfig;
 use vigil_sensor::SensorConfig;
 
@@ -62,7 +61,7 @@ enum Command {
     /// Show what a running agent has seen, filtered, deduplicated, sent and lost, per hook.
     Stats {
         /// The statistics file the agent writes (`vigil run --stats-file`).
-        #[arg(long, value_name = "FILE", default_value = vigil::agent::DEFAULT_STATS_FILE)]
+        #[arg(long, value_name = "FILE", default_value = vigil::DEFAULT_STATS_FILE)]
         file: PathBuf,
         /// Print the raw JSON.
         #[arg(long)]
@@ -101,7 +100,7 @@ enum RulesCommand {
         #[command(flatten)]
         rules: RuleArgs,
         /// Deduplication window in seconds, as `vigil run --dedup-window`.
-        #[arg(long, value_name = "SECS", default_value_t = vigil::kernel_filter::DEFAULT_DEDUP_WINDOW_SECS)]
+        #[arg(long, value_name = "SECS", default_value_t = vigil::DEFAULT_DEDUP_WINDOW_SECS)]
         dedup_window: u64,
         /// Print as JSON.
         #[arg(long)]
@@ -142,10 +141,10 @@ struct RunArgs {
     no_kernel_filter: bool,
     /// Seconds during which the same file access or connection by the same program is
     /// sent to userspace once (counted as deduplicated in the kernel); 0: off.
-    #[arg(long, value_name = "SECS", default_value_t = vigil::kernel_filter::DEFAULT_DEDUP_WINDOW_SECS)]
+    #[arg(long, value_name = "SECS", default_value_t = vigil::DEFAULT_DEDUP_WINDOW_SECS)]
     dedup_window: u64,
     /// Where the agent keeps its current statistics for `vigil stats` ("none": nowhere).
-    #[arg(long, value_name = "FILE", default_value = vigil::agent::DEFAULT_STATS_FILE)]
+    #[arg(long, value_name = "FILE", default_value = vigil::DEFAULT_STATS_FILE)]
     stats_file: String,
     /// Benchmark floor: attach every program but make each return at once (no events).
     #[arg(long, hide = true)]
@@ -246,7 +245,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
     match cmd {
         Command::Run(a) => {
             let (mut rules, engine) = rule_setup(&a.rules)?;
-            rules.agent = vigil::rules::AgentIdentity::of_this_process(&rules);
+            rules.agent = vigil::AgentIdentity::of_this_process(&rules);
             let opts = RunOptions {
                 output: a.output,
                 emit_events: a.events,
@@ -280,12 +279,12 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                 rules,
                 engine,
             };
-            agent::run(opts)?;
+            vigil::run(opts)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Doctor { json, disable_programs } => {
             let disabled = program_names(disable_programs)?;
-            Ok(ExitCode::from(vigil::doctor::doctor(json, &disabled) as u8))
+            Ok(ExitCode::from(vigil::doctor(json, &disabled) as u8))
         }
         Command::Replay {
             file,
@@ -294,7 +293,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
             output,
         } => {
             let (rules, engine) = rule_setup(&rules)?;
-            let stats = vigil::replay::replay(
+            let stats = vigil::replay(
                 &file,
                 ReplayOptions {
                     emit_events: events,
@@ -355,8 +354,8 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
 /// `--disable-program` names, each checked against the program table.
 fn program_names(names: Vec<String>) -> Result<BTreeSet<String>> {
     for n in &names {
-        if vigil_sensor::programs::spec(n).is_none() {
-            let known: Vec<&str> = vigil_sensor::programs::PROGRAMS.iter().map(|p| p.name).collect();
+        if vigil_sensor::hooks::spec(n).is_none() {
+            let known: Vec<&str> = vigil_sensor::hooks::HOOKS.iter().map(|p| p.program).collect();
             bail!("--disable-program {n}: no such program (one of: {})", known.join(", "));
         }
     }

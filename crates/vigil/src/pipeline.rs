@@ -25,6 +25,9 @@ pub struct PipelineConfig {
     /// Offset from kernel boot time to Unix time, for timestamps in the output.
     pub boot_to_realtime_ns: i64,
     pub tree: TreeConfig,
+    /// The facts of the host the records come from: None for this host (live), a
+    /// recording's for a replay.
+    pub host: Option<vigil_event::recording::RecordedHost>,
 }
 
 /// TXT queries per process over the last minute of event time (TXT floods carry DNS
@@ -89,13 +92,14 @@ impl Pipeline {
     pub fn new(cfg: PipelineConfig, out: Box<dyn Write>, recorder: Option<RecordingWriter<Box<dyn Write>>>) -> Self {
         let tree = ProcessTree::new(cfg.tree.clone());
         let engine = cfg.rules.clone().map(|r| Engine::new(r, cfg.engine.clone()));
+        let host = cfg.host.as_ref().map_or_else(HostFacts::default, HostFacts::recorded);
         Self {
             cfg,
             decoder: Decoder::new(),
             txt: TxtQueries::default(),
             tree,
             engine,
-            host: HostFacts::default(),
+            host,
             matches: Vec::new(),
             events_seen: 0,
             out,
@@ -168,7 +172,14 @@ impl Pipeline {
         ancestors: &[Arc<Process>],
         alert: Option<&Match>,
     ) -> io::Result<()> {
-        let mut json = render::event_json(ev, proc, ancestors, self.cfg.boot_to_realtime_ns, &self.unknown_process);
+        let mut json = render::event_json(
+            ev,
+            proc,
+            ancestors,
+            self.cfg.boot_to_realtime_ns,
+            &self.unknown_process,
+            &self.host,
+        );
         json.alert = alert.map(AlertJson::from_match);
         self.line.clear();
         serde_json::to_writer(&mut self.line, &json).map_err(io::Error::other)?;

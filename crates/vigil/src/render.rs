@@ -5,40 +5,18 @@
 //! JSON is `proc.exe` in a rule. The schema is documented in docs/events.md; a test
 //! keeps the two in step.
 
-use std::sync::Arc;
-
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use serde::Serialize;
 use vigil_event::abi::{dns_flag, exec_flag, file_flag, net_flag};
-use vigil_event::model::{Dns, Endpoint, Net, NetOp, AF_INET, AF_INET6, AF_PACKET, AF_UNIX};
-use vigil_event::names::{errno_name, file_type, open_flag_names, syscall_name};
+use vigil_event::model::{Dns, NetOp};
+use vigil_event::names::{errno_name, open_flag_names};
 use vigil_event::{Body, Event, FileOp, Text};
 use vigil_proctree::Process;
 
-/// Falco's `evt.type` for an event.
-pub fn evt_type(ev: &Event) -> &'static str {
-    match &ev.body {
-        Body::Snapshot(_) => "snapshot",
-        Body::Tick => "tick",
-        Body::Exec(x) if x.flags & exec_flag::BY_FD != 0 => "execveat",
-        Body::Exec(_) => "execve",
-        Body::Fork(_) => "clone",
-        Body::Exit(_) => "procexit",
-        Body::Cwd(c) => syscall_name(c.syscall),
-        Body::File(f) => syscall_name(f.syscall),
-        Body::Net(n) => match n.op {
-            NetOp::FlowStart => "flow_start",
-            NetOp::FlowEnd => "flow_end",
-            NetOp::FlowUpdate => "flow_update",
-            _ => syscall_name(n.syscall),
-        },
-        Body::Dns(d) if d.has(dns_flag::RESPONSE) => "dns_response",
-        Body::Dns(_) => "dns_query",
-        Body::Syscall(x) => syscall_name(x.syscall),
-        Body::Detection(d) => d.name(),
-    }
-}
+use crate::facts::{self, FdFacts};
+use crate::host::HostFacts;
 
 #[derive(Serialize)]
 pub struct EventJson<'a> {
@@ -262,7 +240,7 @@ pub struct FdJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub filename: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub num: Option<i32>,
+    pub num: Option<i64>,
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub ty: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -401,242 +379,30 @@ pub struct ExitJson {
     pub core_dumped: bool,
 }
 
-const EXEC_FLAG_NAMES: &[(u32, &str)] = &[
-    (exec_flag::ARGV_TRUNC, "argv_truncated"),
-    (exec_flag::ENV_TRUNC, "env_truncated"),
-    (exec_flag::EXE_TRUNC, "exe_truncated"),
-    (exec_flag::EXE_DELETED, "exe_deleted"),
-    (exec_flag::EXE_MEMFD, "exe_memfd"),
-    (exec_flag::EXE_UPPER, "exe_upper_layer"),
-    (exec_flag::SCRIPT, "script"),
-    (exec_flag::BY_FD, "exec_by_fd"),
-    (exec_flag::PREV_UNKNOWN, "prev_unknown"),
-    (exec_flag::CWD_TRUNC, "cwd_truncated"),
-    (exec_flag::SECUREEXEC, "secureexec"),
-    (exec_flag::STDIN_SOCKET, "stdin_socket"),
-    (exec_flag::STDOUT_SOCKET, "stdout_socket"),
-    (exec_flag::STDERR_SOCKET, "stderr_socket"),
-    (exec_flag::RECENTLY_WRITTEN, "recently_written"),
-];
-
-const FILE_FLAG_NAMES: &[(u32, &str)] = &[
-    (file_flag::RUNNING_EXE, "running_exe"),
-    (file_flag::PATH_TRUNC, "truncated"),
-    (file_flag::PATH_DELETED, "deleted"),
-    (file_flag::PATH2_TRUNC, "target_truncated"),
-];
-
-const NET_FLAG_NAMES: &[(u32, &str)] = &[
-    (net_flag::NAMES_TRUNC, "names_truncated"),
-    (net_flag::CLOSED_BY_REMOTE, "closed_by_remote"),
-    (net_flag::NEVER_ESTABLISHED, "never_established"),
-    (net_flag::ABSTRACT, "abstract"),
-    (net_flag::IDLE_END, "idle_end"),
-];
-
-const DNS_FLAG_NAMES: &[(u32, &str)] = &[
-    (dns_flag::MALFORMED, "malformed"),
-    (dns_flag::TRUNCATED, "truncated"),
-    (dns_flag::POINTER_LOOP, "pointer_loop"),
-    (dns_flag::BAD_LABEL, "bad_label"),
-    (dns_flag::NAME_TOO_LONG, "name_too_long"),
-    (dns_flag::MORE_ANSWERS, "more_answers"),
-];
-
-/// DNS record type names for the common types; others as TYPEnnn (RFC 3597).
-pub fn dns_type_name(t: u16) -> String {
-    match t {
-        1 => "A".into(),
-        2 => "NS".into(),
-        5 => "CNAME".into(),
-        6 => "SOA".into(),
-        12 => "PTR".into(),
-        15 => "MX".into(),
-        16 => "TXT".into(),
-        28 => "AAAA".into(),
-        33 => "SRV".into(),
-        65 => "HTTPS".into(),
-        255 => "ANY".into(),
-        n => format!("TYPE{n}"),
-    }
-}
-
-pub fn dns_rcode_name(r: u16) -> &'static str {
-    match r {
-        0 => "NOERROR",
-        1 => "FORMERR",
-        2 => "SERVFAIL",
-        3 => "NXDOMAIN",
-        4 => "NOTIMP",
-        5 => "REFUSED",
-        _ => "RCODE?",
-    }
-}
-
-pub fn l4proto(protocol: u16) -> Option<&'static str> {
-    match protocol {
-        6 => Some("tcp"),
-        17 => Some("udp"),
-        1 | 58 => Some("icmp"),
-        255 => Some("raw"),
-        _ => None,
-    }
-}
-
-fn family_name(f: u16) -> &'static str {
-    match f {
-        AF_INET => "ipv4",
-        AF_INET6 => "ipv6",
-        AF_UNIX => "unix",
-        AF_PACKET => "packet",
-        _ => "other",
-    }
-}
-
-/// argv[0], or the path when argv is empty.
-fn exe_of(p: &Process) -> &Text {
-    p.args.first().unwrap_or(&p.exe)
-}
-
-fn endpoint(addr: Option<IpAddr>, port: u16) -> String {
-    match addr {
-        Some(a) => Endpoint { addr: a, port }.to_string(),
-        None => String::new(),
-    }
-}
-
-/// Falco's `fd.name` of a socket: `client->server`, `addr:port` when bound or
-/// listening, or the unix path.
-pub fn sock_name(n: &Net) -> String {
-    let (client, server) = client_server(n);
-    match (&n.unix_path, n.family) {
-        (Some(p), _) => p.to_string(),
-        (None, _) if n.op == NetOp::Socket => String::new(),
-        (None, AF_INET | AF_INET6) if n.direction == net_flag::DIR_LISTEN || n.op == NetOp::Bind => {
-            endpoint(n.laddr, n.lport)
+impl<'a> From<FdFacts<'a>> for FdJson<'a> {
+    fn from(f: FdFacts<'a>) -> Self {
+        let addr = |e: Option<facts::End>| e.and_then(|e| e.0);
+        let port = |e: Option<facts::End>| e.map(|e| e.1);
+        FdJson {
+            ty: f.kind.map(|k| k.0),
+            typechar: f.kind.map(|k| k.1),
+            sip: addr(f.server),
+            sport: port(f.server),
+            cip: addr(f.client),
+            cport: port(f.client),
+            lip: addr(f.local),
+            lport: port(f.local),
+            rip: addr(f.remote),
+            rport: port(f.remote),
+            rip_names: (!f.names.is_empty()).then_some(f.names),
+            name: f.name,
+            directory: f.directory,
+            filename: f.filename,
+            num: f.num,
+            ino: f.ino,
+            dev: f.dev,
+            l4proto: f.l4proto,
         }
-        (None, AF_INET | AF_INET6) => format!("{}->{}", endpoint(client.0, client.1), endpoint(server.0, server.1)),
-        _ => String::new(),
-    }
-}
-
-/// One end of a connection: address and port.
-pub type End = (Option<IpAddr>, u16);
-
-/// (client, server): whoever connected is the client, the peer when incoming.
-pub fn client_server(n: &Net) -> (End, End) {
-    let (l, r) = ((n.laddr, n.lport), (n.raddr, n.rport));
-    match n.direction {
-        net_flag::DIR_IN | net_flag::DIR_LISTEN => (r, l),
-        _ => (l, r),
-    }
-}
-
-/// Falco-style socket fd: ends, server/client roles, `fd.name` as client->server.
-fn sock_fd(n: &Net) -> FdJson<'_> {
-    let (l, r) = ((n.laddr, n.lport), (n.raddr, n.rport));
-    let (client, server) = client_server(n);
-    let name = Text::from(sock_name(n).as_str());
-    let (ty, typechar) = match n.family {
-        AF_INET => ("ipv4", '4'),
-        AF_INET6 => ("ipv6", '6'),
-        AF_UNIX => ("unix", 'u'),
-        _ => ("other", '?'),
-    };
-    let inet = matches!(n.family, AF_INET | AF_INET6);
-    let l4 = l4proto(n.protocol).or(match (inet, n.sock_type) {
-        (true, 1) => Some("tcp"), // protocol 0 means the family's default
-        (true, 2) => Some("udp"),
-        _ => None,
-    });
-    match n.op {
-        // a new socket has no ends yet
-        NetOp::Socket => {
-            return FdJson {
-                name,
-                num: (n.fd >= 0).then_some(n.fd),
-                ty: Some(ty),
-                typechar: Some(typechar),
-                l4proto: l4,
-                ..FdJson::default()
-            }
-        }
-        // a bound or listening socket has only its local end, which is the server end
-        NetOp::Bind | NetOp::Listen => {
-            return FdJson {
-                name,
-                num: (n.fd >= 0).then_some(n.fd),
-                ty: Some(ty),
-                typechar: Some(typechar),
-                l4proto: l4,
-                sip: inet.then_some(l.0).flatten(),
-                sport: inet.then_some(l.1),
-                lip: inet.then_some(l.0).flatten(),
-                lport: inet.then_some(l.1),
-                ..FdJson::default()
-            }
-        }
-        _ => {}
-    }
-    FdJson {
-        name,
-        num: (n.fd >= 0).then_some(n.fd),
-        ty: Some(ty),
-        typechar: Some(typechar),
-        l4proto: l4,
-        sip: inet.then_some(server.0).flatten(),
-        sport: inet.then_some(server.1),
-        cip: inet.then_some(client.0).flatten(),
-        cport: inet.then_some(client.1),
-        lip: inet.then_some(l.0).flatten(),
-        lport: inet.then_some(l.1),
-        rip: inet.then_some(r.0).flatten(),
-        rport: inet.then_some(r.1),
-        rip_names: (!n.names.is_empty()).then_some(&n.names[..]),
-        ..FdJson::default()
-    }
-}
-
-fn flag_names(bits: u32, table: &[(u32, &'static str)]) -> Vec<&'static str> {
-    table.iter().filter(|(b, _)| bits & b != 0).map(|&(_, n)| n).collect()
-}
-
-pub fn exec_flag_names(bits: u32) -> Vec<&'static str> {
-    flag_names(bits, EXEC_FLAG_NAMES)
-}
-
-/// Converts boot-time nanoseconds to an RFC 3339 UTC timestamp with nanoseconds.
-pub fn rfc3339(boot_ns: u64, boot_to_realtime_ns: i64) -> String {
-    let epoch = (boot_ns as i128 + boot_to_realtime_ns as i128).max(0) as u128;
-    let secs = (epoch / 1_000_000_000) as i64;
-    let nanos = (epoch % 1_000_000_000) as u32;
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    // civil_from_days (Howard Hinnant)
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
-        sod / 3600,
-        (sod % 3600) / 60,
-        sod % 60
-    )
-}
-
-fn split_path(path: &Text) -> (Text, Text) {
-    let b = path.as_bytes();
-    match b.iter().rposition(|&c| c == b'/') {
-        Some(0) => (Text::from("/"), Text::new(&b[1..])),
-        Some(i) => (Text::new(&b[..i]), Text::new(&b[i + 1..])),
-        None => (Text::default(), path.clone()),
     }
 }
 
@@ -648,17 +414,18 @@ pub fn event_json<'a>(
     ancestors: &'a [Arc<Process>],
     boot_to_realtime_ns: i64,
     fallback: &'a Process,
+    host: &HostFacts,
 ) -> EventJson<'a> {
     let p: &Process = proc.map(|p| p.as_ref()).unwrap_or(fallback);
     let mut out = EventJson {
         alert: None,
         evt: Evt {
             kind: ev.body.kind_name(),
-            ty: evt_type(ev),
-            time: rfc3339(ev.ktime, boot_to_realtime_ns),
+            ty: facts::evt_type(ev),
+            time: facts::rfc3339(ev.ktime, boot_to_realtime_ns),
             ktime: ev.ktime,
-            res: None,
-            errno: None,
+            res: facts::res(ev),
+            errno: facts::res(ev).filter(|r| *r < 0).map(|r| errno_name(-r)),
         },
         proc: ProcJson {
             pid: ev.pid,
@@ -666,11 +433,11 @@ pub fn event_json<'a>(
             ppid: p.ppid,
             vpid: p.vpid,
             name: if proc.is_some() { &p.name } else { &ev.comm },
-            exe: exe_of(p),
+            exe: facts::argv0(p),
             exepath: &p.exe,
             args: &p.args,
-            cmdline: crate::rule_event::cmdline(p),
-            cwd: crate::rule_event::cwd_with_slash(&p.cwd),
+            cmdline: facts::cmdline(p),
+            cwd: facts::cwd_with_slash(&p.cwd),
             uid: ev.uid,
             gid: ev.gid,
             euid: p.euid,
@@ -685,7 +452,7 @@ pub fn event_json<'a>(
             netns: p.net_ns,
             cap_effective: format!("{:#x}", p.cap_effective),
             cap_permitted: format!("{:#x}", p.cap_permitted),
-            exe_flags: exec_flag_names(p.exe_flags & !(exec_flag::PREV_UNKNOWN | STDIO_FLAGS)),
+            exe_flags: facts::exec_flag_names(p.exe_flags & !(exec_flag::PREV_UNKNOWN | STDIO_FLAGS)),
             stdio_sockets: ["stdin", "stdout", "stderr"]
                 .iter()
                 .enumerate()
@@ -699,12 +466,12 @@ pub fn event_json<'a>(
             .map(|a| AncestorJson {
                 pid: a.pid,
                 name: &a.name,
-                exe: exe_of(a),
+                exe: facts::argv0(a),
                 exepath: &a.exe,
                 args: &a.args,
             })
             .collect(),
-        fd: None,
+        fd: FdFacts::of(ev).map(FdJson::from),
         file: None,
         exec: None,
         fork: None,
@@ -723,7 +490,7 @@ pub fn event_json<'a>(
                 prev_name: &x.prev_comm,
                 argc: x.argc,
                 exe_mode: format!("{:o}", x.exe_mode & 0o7777),
-                flags: exec_flag_names(x.flags),
+                flags: facts::exec_flag_names(x.flags),
                 written_by: x.writer.as_ref().map(|w| WriterJson {
                     pid: w.pid,
                     name: w.comm.to_string(),
@@ -743,29 +510,6 @@ pub fn event_json<'a>(
         }
         Body::Cwd(_) => {}
         Body::File(f) => {
-            out.evt.res = Some(f.ret);
-            if f.ret < 0 {
-                out.evt.errno = Some(errno_name(-f.ret));
-            }
-            let (directory, filename) = split_path(&f.path);
-            let inode = f.has(file_flag::INODE_VALID);
-            let (ty, typechar) = if inode { file_type(f.i_mode) } else { ("unknown", '?') };
-            let fd_num = match f.op {
-                FileOp::Open | FileOp::MemfdCreate if f.ret >= 0 => Some(f.ret as i32),
-                _ if f.fd >= 0 => Some(f.fd),
-                _ => None,
-            };
-            out.fd = Some(FdJson {
-                name: f.path.clone(),
-                directory: Some(directory),
-                filename: Some(filename),
-                num: fd_num,
-                ty: inode.then_some(ty),
-                typechar: inode.then_some(typechar),
-                ino: inode.then_some(f.ino),
-                dev: inode.then_some(f.dev),
-                ..FdJson::default()
-            });
             let opens = matches!(f.op, FileOp::Open);
             let has_mode =
                 matches!(f.op, FileOp::Chmod | FileOp::Mkdir) || (opens && f.flags & vigil_event::names::O_CREAT != 0);
@@ -785,34 +529,16 @@ pub fn event_json<'a>(
                 } else {
                     "argument"
                 },
-                path_flags: flag_names(f.vflags, FILE_FLAG_NAMES),
+                path_flags: facts::file_flag_names(f.vflags),
             });
         }
         Body::Net(n) => {
-            if n.syscall != 0 {
-                out.evt.res = Some(n.ret);
-                if n.ret < 0 {
-                    out.evt.errno = Some(errno_name(-n.ret));
-                }
-            }
-            out.fd = Some(sock_fd(n));
             let flow = matches!(n.op, NetOp::FlowEnd | NetOp::FlowUpdate);
             out.net = Some(NetJson {
                 op: n.op.name().into_owned(),
-                direction: match n.direction {
-                    net_flag::DIR_OUT => Some("outgoing"),
-                    net_flag::DIR_IN => Some("incoming"),
-                    net_flag::DIR_LISTEN => Some("listen"),
-                    _ => None,
-                },
-                family: family_name(n.family),
-                sock_type: match n.sock_type {
-                    1 => Some("stream"),
-                    2 => Some("dgram"),
-                    3 => Some("raw"),
-                    5 => Some("seqpacket"),
-                    _ => None,
-                },
+                direction: facts::net_direction(n.direction),
+                family: facts::family_name(n.family),
+                sock_type: facts::sock_type_name(n.sock_type),
                 cookie: n.cookie,
                 unix_path: n.unix_path.as_ref(),
                 newfd: (n.op == NetOp::DupStdio).then_some(n.newfd),
@@ -830,23 +556,13 @@ pub fn event_json<'a>(
                         "kernel".to_string()
                     }
                 }),
-                flags: flag_names(n.flags, NET_FLAG_NAMES),
+                flags: facts::net_flag_names(n.flags),
             });
         }
         Body::Dns(d) => out.dns = Some(dns_json(d)),
         Body::Syscall(x) => {
-            out.evt.res = Some(x.ret);
-            if x.ret < 0 {
-                out.evt.errno = Some(errno_name(-x.ret));
-            }
-            if let Some(path) = crate::syscall_args::path_of(x) {
-                out.fd = Some(FdJson {
-                    name: Text::from(path.as_str()),
-                    ..FdJson::default()
-                });
-            }
             out.syscall = Some(SyscallJson {
-                args: crate::syscall_args::named_args(x)
+                args: facts::named_args(x, &host.init_namespaces)
                     .into_iter()
                     .map(|(k, v)| (k.to_string(), serde_json::Value::String(v)))
                     .collect(),
@@ -878,8 +594,8 @@ fn dns_json(d: &Dns) -> DnsJson<'_> {
         id: d.id,
         response,
         qname: &d.qname,
-        qtype: dns_type_name(d.qtype),
-        rcode: response.then(|| dns_rcode_name(d.rcode)),
+        qtype: facts::dns_type_name(d.qtype),
+        rcode: response.then(|| facts::dns_rcode_name(d.rcode)),
         server: d.server,
         server_port: d.server_port,
         client_port: d.client_port,
@@ -892,20 +608,13 @@ fn dns_json(d: &Dns) -> DnsJson<'_> {
             })
             .collect(),
         cnames: &d.cnames,
-        flags: flag_names(d.vflags, DNS_FLAG_NAMES),
+        flags: facts::dns_flag_names(d.vflags),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rfc3339_known_instants() {
-        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000000000Z");
-        assert_eq!(rfc3339(1, 1_795_533_654_000_000_000), "2026-11-24T15:20:54.000000001Z");
-        assert_eq!(rfc3339(0, 951_782_400_000_000_000), "2000-02-29T00:00:00.000000000Z");
-    }
 
     #[test]
     fn technique_tags() {
@@ -915,11 +624,5 @@ mod tests {
         for t in ["T105", "T1059.4", "mitre_execution", "TA0002", "Tabcd", "T1059."] {
             assert!(!is_technique(t), "{t}");
         }
-    }
-
-    #[test]
-    fn split_paths() {
-        assert_eq!(split_path(&"/etc/hostname".into()), ("/etc".into(), "hostname".into()));
-        assert_eq!(split_path(&"/x".into()), ("/".into(), "x".into()));
     }
 }

@@ -44,6 +44,8 @@ pub fn replay(path: &Path, mut opts: ReplayOptions<'_>) -> Result<PipelineStats>
             engine: opts.engine,
             boot_to_realtime_ns: reader.boot_to_realtime_ns,
             tree: opts.tree,
+            // judged against the recording host's facts, as live
+            host: Some(reader.host.clone()),
         },
         out,
         None,

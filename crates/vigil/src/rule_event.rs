@@ -3,18 +3,22 @@
 //! Falco's field names (`vigil_rules::Field`) with Falco's meanings.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use vigil_event::abi::{dns_flag, exec_flag, file_flag, net_flag};
+use vigil_event::abi::{dns_flag, exec_flag, file_flag, net_dir};
 use vigil_event::model::{NetOp, AF_INET, AF_INET6, AF_UNIX};
-use vigil_event::names::{errno_name, file_type, open_flag_names, O_ACCMODE, O_CREAT, O_RDONLY, O_RDWR, O_WRONLY};
+use vigil_event::names::{errno_name, open_flag_names, O_ACCMODE, O_CREAT, O_RDONLY, O_RDWR, O_WRONLY};
 use vigil_event::{Body, Event, FileOp, Text};
 use vigil_proctree::Process;
 use vigil_rules::{EventSource, Field, FieldArg, FieldRef, ListValue, Value};
 
+use crate::facts::{
+    self, cap_names, cmdline, cwd_with_slash, dns_rcode_name, dns_type_name, domain_suffixes, evt_type, label_stats,
+    mode_string, rfc3339, FdFacts,
+};
 use crate::host::HostFacts;
-use crate::render::{self, dns_rcode_name, dns_type_name, evt_type, l4proto, rfc3339};
 
 /// Several values of one field, held by the event so rules can borrow them.
 enum Many<'a> {
@@ -57,137 +61,14 @@ fn p_pid(p: &Process) -> Value<'_> {
 fn p_exe(p: &Process) -> Value<'_> {
     argv0(p)
 }
+fn argv0(p: &Process) -> Value<'_> {
+    Value::Str(facts::argv0(p).as_str())
+}
 fn p_exepath(p: &Process) -> Value<'_> {
     Value::Str(p.exe.as_str())
 }
 fn p_cmdline(p: &Process) -> Value<'_> {
     Value::Str(Cow::Owned(cmdline(p)))
-}
-
-fn argv0(p: &Process) -> Value<'_> {
-    match p.args.first() {
-        Some(a) => Value::Str(a.as_str()),
-        None => Value::Str(p.exe.as_str()),
-    }
-}
-
-/// Falco's `proc.cmdline`: the command name, then the arguments after argv[0].
-pub fn cmdline(p: &Process) -> String {
-    let mut s = p.name.to_string();
-    for a in p.args.iter().skip(1) {
-        s.push(' ');
-        s.push_str(&a.as_str());
-    }
-    s
-}
-
-fn args(p: &Process) -> String {
-    p.args
-        .iter()
-        .skip(1)
-        .map(|a| a.to_string())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// Falco's `proc.cwd` ends with a slash.
-pub fn cwd_with_slash(cwd: &Text) -> String {
-    let s = cwd.as_str();
-    if s.ends_with('/') {
-        s.into_owned()
-    } else {
-        format!("{s}/")
-    }
-}
-
-const CAPS: [&str; 41] = [
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-];
-
-/// Capabilities as Falco renders them: names separated by spaces.
-pub fn cap_names(caps: u64) -> String {
-    CAPS.iter()
-        .enumerate()
-        .filter(|(i, _)| caps & (1u64 << i) != 0)
-        .map(|(_, n)| *n)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// File mode as Falco renders syscall mode arguments: octal, then the bits by name.
-pub fn mode_string(mode: u32) -> String {
-    const BITS: [(u32, &str); 12] = [
-        (0o4000, "S_ISUID"),
-        (0o2000, "S_ISGID"),
-        (0o1000, "S_ISVTX"),
-        (0o400, "S_IRUSR"),
-        (0o200, "S_IWUSR"),
-        (0o100, "S_IXUSR"),
-        (0o040, "S_IRGRP"),
-        (0o020, "S_IWGRP"),
-        (0o010, "S_IXGRP"),
-        (0o004, "S_IROTH"),
-        (0o002, "S_IWOTH"),
-        (0o001, "S_IXOTH"),
-    ];
-    let names: Vec<&str> = BITS.iter().filter(|(b, _)| mode & b != 0).map(|(_, n)| *n).collect();
-    format!("0{:o}({})", mode & 0o7777, names.join("|"))
-}
-
-/// Exec flags as Falco's `evt.arg.flags` of execve names them.
-fn exe_flags(flags: u32) -> String {
-    let mut out = Vec::new();
-    for (bit, name) in [
-        (exec_flag::EXE_UPPER, "EXE_UPPER_LAYER"),
-        (exec_flag::EXE_MEMFD, "EXE_FROM_MEMFD"),
-        (exec_flag::EXE_DELETED, "EXE_DELETED"),
-        (exec_flag::SECUREEXEC, "EXE_SECUREEXEC"),
-    ] {
-        if flags & bit != 0 {
-            out.push(name);
-        }
-    }
-    out.join("|")
 }
 
 /// Everything a rule may ask about one event.
@@ -214,33 +95,8 @@ pub struct RuleEvent<'a> {
     suffixes: Many<'a>,
     /// TXT queries of this process in the last 60 s (set by the pipeline).
     pub dns_txt_60s: u64,
-}
-
-/// `a.b.example.com` -> `a.b.example.com`, `b.example.com`, `example.com`, `com`.
-pub fn domain_suffixes(name: &str) -> impl Iterator<Item = &str> {
-    let name = name.trim_end_matches('.');
-    std::iter::once(name)
-        .chain(name.match_indices('.').map(move |(i, _)| &name[i + 1..]))
-        .filter(|s| !s.is_empty())
-}
-
-/// Length of the longest label, and its Shannon entropy in thousandths of a bit per character.
-pub fn label_stats(name: &str) -> (u64, u64) {
-    let longest = name.split('.').max_by_key(|l| l.len()).unwrap_or("");
-    let mut counts = [0u32; 256];
-    for b in longest.bytes() {
-        counts[b as usize] += 1;
-    }
-    let n = longest.len() as f64;
-    let entropy: f64 = counts
-        .iter()
-        .filter(|&&c| c > 0)
-        .map(|&c| {
-            let p = c as f64 / n;
-            -p * p.log2()
-        })
-        .sum();
-    (longest.len() as u64, (entropy * 1000.0).round() as u64)
+    /// The `fd.*` facts, computed when a rule first asks for one.
+    fd: OnceCell<Option<FdFacts<'a>>>,
 }
 
 static EMPTY_TEXTS: [Text; 0] = [];
@@ -295,7 +151,12 @@ impl<'a> RuleEvent<'a> {
             nets: Many::Ips(ends),
             suffixes: Many::Strings(suffixes),
             dns_txt_60s: 0,
+            fd: OnceCell::new(),
         }
+    }
+
+    fn fd(&self) -> Option<&FdFacts<'a>> {
+        self.fd.get_or_init(|| FdFacts::of(self.ev)).as_ref()
     }
 
     fn parent(&self) -> Option<&Process> {
@@ -310,7 +171,7 @@ impl<'a> RuleEvent<'a> {
         }
     }
 
-    fn ancestral(&self, arg: &FieldArg, list: &'a Many<'a>, one: fn(&Process) -> Value<'_>) -> Value<'_> {
+    fn ancestral<'s>(&'s self, arg: &FieldArg, list: &'s Many<'s>, one: fn(&Process) -> Value<'_>) -> Value<'s> {
         match arg {
             FieldArg::Index(n) => self.ancestor_at(*n).map_or(Value::None, one),
             _ => Value::List(list),
@@ -318,13 +179,7 @@ impl<'a> RuleEvent<'a> {
     }
 
     fn res(&self) -> Option<i64> {
-        match &self.ev.body {
-            Body::File(f) => Some(f.ret),
-            Body::Net(n) if n.syscall != 0 => Some(n.ret),
-            Body::Syscall(x) => Some(x.ret),
-            Body::Exec(_) | Body::Cwd(_) => Some(0),
-            _ => None,
-        }
+        facts::res(self.ev)
     }
 
     fn file_path(&self) -> Option<&'a Text> {
@@ -342,27 +197,17 @@ impl<'a> RuleEvent<'a> {
     }
 
     fn fd_num(&self) -> Option<i64> {
-        match &self.ev.body {
-            Body::File(f) => match f.op {
-                FileOp::Open | FileOp::MemfdCreate => Some(if f.ret >= 0 { f.ret } else { -1 }),
-                _ if f.fd >= 0 => Some(f.fd as i64),
-                _ => None,
-            },
-            Body::Net(n) if n.fd >= 0 => Some(n.fd as i64),
-            _ => None,
-        }
+        self.fd().and_then(|f| f.num)
     }
 
-    /// (client, server) ends of an IPv4/IPv6 connection.
-    fn roles(&self) -> Option<(render::End, render::End)> {
-        match &self.ev.body {
-            Body::Net(n) if matches!(n.family, AF_INET | AF_INET6) => Some(render::client_server(n)),
-            _ => None,
-        }
+    /// The address of one end of the socket (`fd.sip`, `fd.rip`, ...).
+    fn end_ip(&self, end: impl Fn(&FdFacts<'a>) -> Option<facts::End>) -> Value<'_> {
+        self.fd().and_then(end).and_then(|e| e.0).map_or(Value::None, Value::Ip)
     }
 
-    fn ip_value(ip: Option<IpAddr>) -> Value<'static> {
-        ip.map_or(Value::None, Value::Ip)
+    /// The port of one end of the socket (`fd.sport`, `fd.rport`, ...).
+    fn end_port(&self, end: impl Fn(&FdFacts<'a>) -> Option<facts::End>) -> Value<'_> {
+        self.fd().and_then(end).map_or(Value::None, |e| Value::Uint(e.1 as u64))
     }
 
     /// `evt.arg.NAME` / `evt.arg[N]` with Falco's argument names per event type.
@@ -376,9 +221,9 @@ impl<'a> RuleEvent<'a> {
         let owned = |t: String| Value::Str(Cow::Owned(t));
         match (&self.ev.body, name.as_ref()) {
             (_, "res") | (_, "res_or_fd") => self.res().map_or(Value::None, Value::Int),
-            (Body::Exec(x), "flags") => owned(exe_flags(x.flags)),
+            (Body::Exec(x), "flags") => owned(facts::exe_flag_args(x.flags)),
             (Body::Exec(x), "filename" | "exe") => s(&x.filename),
-            (Body::Exec(_), "args") => owned(args(self.proc)),
+            (Body::Exec(_), "args") => owned(facts::args(self.proc)),
             (Body::Exec(_), "cwd") => owned(cwd_with_slash(&self.proc.cwd)),
             (Body::File(f), "flags") if f.op == FileOp::Open => owned(open_flag_names(f.flags).join("|")),
             (Body::File(f), "flags") => Value::Uint(f.flags as u64),
@@ -410,9 +255,9 @@ impl<'a> RuleEvent<'a> {
             ),
             (Body::Net(n), "type") => Value::Uint(n.sock_type as u64),
             (Body::Net(n), "proto") => Value::Uint(n.protocol as u64),
-            (Body::Net(n), "addr" | "tuple") => owned(render::sock_name(n)),
+            (Body::Net(n), "addr" | "tuple") => owned(facts::sock_name(n)),
             (Body::Dns(d), "name" | "qname") => s(&d.qname),
-            (Body::Syscall(x), n) => crate::syscall_args::named_args(x)
+            (Body::Syscall(x), n) => facts::named_args(x, &self.host.init_namespaces)
                 .into_iter()
                 .find(|(k, _)| *k == n)
                 .map_or(Value::None, |(_, v)| owned(v)),
@@ -500,15 +345,11 @@ impl EventSource for RuleEvent<'_> {
             Field::EvtArg | Field::EvtRawarg => self.arg(&f.arg),
             Field::EvtArgs | Field::EvtInfo => owned(match &ev.body {
                 Body::File(x) => format!("res={} name={}", x.ret, x.path),
-                Body::Net(n) => format!("res={} tuple={}", n.ret, render::sock_name(n)),
+                Body::Net(n) => format!("res={} tuple={}", n.ret, facts::sock_name(n)),
                 Body::Exec(x) => format!("filename={}", x.filename),
                 _ => String::new(),
             }),
-            Field::EvtCategory => Value::str(match &ev.body {
-                Body::File(_) => "file",
-                Body::Net(_) | Body::Dns(_) => "net",
-                _ => "process",
-            }),
+            Field::EvtCategory => Value::str(facts::evt_category(ev)),
             Field::EvtHostname => Value::Str(Cow::Borrowed(&self.host.hostname)),
             Field::EvtSource => Value::str("syscall"),
             Field::EvtIsAsync => Value::Bool(matches!(ev.body, Body::Dns(_)) || self.evt_type.starts_with("flow_")),
@@ -562,10 +403,10 @@ impl EventSource for RuleEvent<'_> {
             Field::ProcAcmdline => self.ancestral(&f.arg, &self.acmdline, p_cmdline),
             Field::ProcArgs => match f.arg {
                 FieldArg::Index(n) => p.args.get(n as usize).map_or(Value::None, text),
-                _ => owned(args(p)),
+                _ => owned(facts::args(p)),
             },
             Field::ProcCmdnargs => Value::Uint(p.args.len().saturating_sub(1) as u64),
-            Field::ProcCmdlenargs => Value::Uint(args(p).len() as u64),
+            Field::ProcCmdlenargs => Value::Uint(facts::args(p).len() as u64),
             Field::ProcExeline => owned(p.args.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(" ")),
             Field::ProcEnv => match &f.arg {
                 FieldArg::Name(name) => p
@@ -626,31 +467,12 @@ impl EventSource for RuleEvent<'_> {
 
             // ---------------------------------------------------------------- fd
             Field::FdNum => self.fd_num().map_or(Value::None, Value::Int),
-            Field::FdType | Field::FdTypechar => {
-                let (ty, c) = match &ev.body {
-                    Body::File(x) if x.has(file_flag::INODE_VALID) => file_type(x.i_mode),
-                    // an open that failed is still an attempt on a file, as Falco types it
-                    Body::File(_) => ("file", 'f'),
-                    Body::Net(n) => match n.family {
-                        AF_INET => ("ipv4", '4'),
-                        AF_INET6 => ("ipv6", '6'),
-                        AF_UNIX => ("unix", 'u'),
-                        _ => return Value::None,
-                    },
-                    _ => return Value::None,
-                };
-                if f.field == Field::FdType {
-                    Value::str(ty)
-                } else {
-                    owned(c.to_string())
-                }
-            }
-            Field::FdName => match &ev.body {
-                Body::File(x) => text(&x.path),
-                Body::Net(n) => owned(render::sock_name(n)),
-                Body::Syscall(x) => crate::syscall_args::path_of(x).map_or(Value::None, owned),
-                _ => Value::None,
-            },
+            Field::FdType => self.fd().and_then(|f| f.kind).map_or(Value::None, |k| Value::str(k.0)),
+            Field::FdTypechar => self
+                .fd()
+                .and_then(|f| f.kind)
+                .map_or(Value::None, |k| owned(k.1.to_string())),
+            Field::FdName => self.fd().map_or(Value::None, |f| text(&f.name)),
             Field::FdIsRunningExe => match &ev.body {
                 Body::File(x) => Value::Bool(x.has(file_flag::RUNNING_EXE)),
                 _ => Value::None,
@@ -660,65 +482,30 @@ impl EventSource for RuleEvent<'_> {
                 _ => Value::None,
             },
             Field::FdNameraw => self.file_path().map_or(Value::None, text),
-            Field::FdDirectory | Field::FdFilename => match self.file_path() {
-                Some(path) => {
-                    let b = path.as_bytes();
-                    let (dir, file) = match b.iter().rposition(|&c| c == b'/') {
-                        Some(0) => (&b[..1], &b[1..]),
-                        Some(i) => (&b[..i], &b[i + 1..]),
-                        None => (&b[..0], b),
-                    };
-                    let part = if f.field == Field::FdDirectory { dir } else { file };
-                    Value::Str(String::from_utf8_lossy(part))
-                }
-                None => Value::None,
-            },
-            Field::FdIno => match &ev.body {
-                Body::File(x) if x.has(file_flag::INODE_VALID) => Value::Uint(x.ino),
-                _ => Value::None,
-            },
-            Field::FdDev => match &ev.body {
-                Body::File(x) if x.has(file_flag::INODE_VALID) => Value::Uint(x.dev as u64),
-                _ => Value::None,
-            },
-            Field::FdIp | Field::FdNet => match self.roles() {
+            Field::FdDirectory => self.fd().and_then(|f| f.directory.as_ref()).map_or(Value::None, text),
+            Field::FdFilename => self.fd().and_then(|f| f.filename.as_ref()).map_or(Value::None, text),
+            Field::FdIno => self.fd().and_then(|f| f.ino).map_or(Value::None, Value::Uint),
+            Field::FdDev => self
+                .fd()
+                .and_then(|f| f.dev)
+                .map_or(Value::None, |d| Value::Uint(d as u64)),
+            Field::FdIp | Field::FdNet => match self.fd().and_then(|f| f.server) {
                 Some(_) => Value::List(if f.field == Field::FdIp { &self.ips } else { &self.nets }),
                 None => Value::None,
             },
-            Field::FdPort => match self.roles() {
+            Field::FdPort => match self.fd().and_then(|f| f.server) {
                 Some(_) => Value::List(&self.ports),
                 None => Value::None,
             },
-            Field::FdCip | Field::FdCnet => self.roles().map_or(Value::None, |(c, _)| Self::ip_value(c.0)),
-            Field::FdSip | Field::FdSnet => self.roles().map_or(Value::None, |(_, s)| Self::ip_value(s.0)),
-            Field::FdCport => self.roles().map_or(Value::None, |(c, _)| Value::Uint(c.1 as u64)),
-            Field::FdSport => self.roles().map_or(Value::None, |(_, s)| Value::Uint(s.1 as u64)),
-            Field::FdLip | Field::FdLnet => match &ev.body {
-                Body::Net(n) => Self::ip_value(n.laddr),
-                _ => Value::None,
-            },
-            Field::FdRip | Field::FdRnet => match &ev.body {
-                Body::Net(n) => Self::ip_value(n.raddr),
-                _ => Value::None,
-            },
-            Field::FdLport => match &ev.body {
-                Body::Net(n) if n.family != AF_UNIX => Value::Uint(n.lport as u64),
-                _ => Value::None,
-            },
-            Field::FdRport => match &ev.body {
-                Body::Net(n) if n.family != AF_UNIX => Value::Uint(n.rport as u64),
-                _ => Value::None,
-            },
-            Field::FdL4proto => match &ev.body {
-                Body::Net(n) => l4proto(n.protocol)
-                    .or(match (n.family, n.sock_type) {
-                        (AF_INET | AF_INET6, 1) => Some("tcp"),
-                        (AF_INET | AF_INET6, 2) => Some("udp"),
-                        _ => None,
-                    })
-                    .map_or(Value::None, Value::str),
-                _ => Value::None,
-            },
+            Field::FdCip | Field::FdCnet => self.end_ip(|f| f.client),
+            Field::FdSip | Field::FdSnet => self.end_ip(|f| f.server),
+            Field::FdCport => self.end_port(|f| f.client),
+            Field::FdSport => self.end_port(|f| f.server),
+            Field::FdLip | Field::FdLnet => self.end_ip(|f| f.local),
+            Field::FdRip | Field::FdRnet => self.end_ip(|f| f.remote),
+            Field::FdLport => self.end_port(|f| f.local),
+            Field::FdRport => self.end_port(|f| f.remote),
+            Field::FdL4proto => self.fd().and_then(|f| f.l4proto).map_or(Value::None, Value::str),
             Field::FdSockfamily => match &ev.body {
                 Body::Net(n) => Value::str(match n.family {
                     AF_INET | AF_INET6 => "ip",
@@ -728,7 +515,7 @@ impl EventSource for RuleEvent<'_> {
                 _ => Value::None,
             },
             Field::FdIsServer => match &ev.body {
-                Body::Net(n) => Value::Bool(matches!(n.direction, net_flag::DIR_IN | net_flag::DIR_LISTEN)),
+                Body::Net(n) => Value::Bool(matches!(n.direction, net_dir::IN | net_dir::LISTEN)),
                 _ => Value::None,
             },
             Field::FdConnected => match &ev.body {
@@ -748,7 +535,7 @@ impl EventSource for RuleEvent<'_> {
             },
             Field::FdRipName | Field::FdSipName => match &ev.body {
                 Body::Net(n) if !n.names.is_empty() => {
-                    let remote_is_server = !matches!(n.direction, net_flag::DIR_IN | net_flag::DIR_LISTEN);
+                    let remote_is_server = !matches!(n.direction, net_dir::IN | net_dir::LISTEN);
                     if (f.field == Field::FdRipName) || remote_is_server {
                         text(&n.names[0])
                     } else {
@@ -825,7 +612,234 @@ impl EventSource for RuleEvent<'_> {
                 Body::Detection(d) => owned(d.sample_text()),
                 _ => Value::None,
             },
+            // Fields the catalogue declares unavailable (container image, Kubernetes, ...).
+            // A test checks that every field declared available has its arm above.
             _ => Value::None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use vigil_event::abi::{detector, dns_flag, exec_flag, file_flag, net_dir, sys_flag};
+    use vigil_event::model::{Detection, Dns, DnsAnswer, Exec, File, Net, Syscall, Writer};
+    use vigil_event::names::nr;
+    use vigil_rules::fields::{catalogue, ArgSpec};
+
+    use super::*;
+
+    fn event(body: Body) -> Event {
+        Event {
+            ktime: 2_000_000_000,
+            pid: 100,
+            tid: 101,
+            uid: 0,
+            gid: 0,
+            cgroup_id: 1,
+            comm: "bash".into(),
+            body,
+        }
+    }
+
+    /// One event of each kind, each carrying every fact its kind can carry.
+    fn samples() -> Vec<Event> {
+        let ip = |a, b, c, d| Some(IpAddr::V4(Ipv4Addr::new(a, b, c, d)));
+        vec![
+            event(Body::Exec(Box::new(Exec {
+                filename: "/usr/bin/bash".into(),
+                flags: exec_flag::EXE_UPPER | exec_flag::SECUREEXEC,
+                ..Exec::default()
+            }))),
+            event(Body::File(Box::new(File {
+                ret: 3,
+                flags: O_WRONLY | O_CREAT,
+                mode: 0o644,
+                vflags: file_flag::INODE_VALID | file_flag::RUNNING_EXE,
+                dev: 8,
+                ino: 42,
+                i_mode: 0o100644,
+                ..open_of("/etc/shadow")
+            }))),
+            event(Body::File(Box::new(File {
+                op: FileOp::Rename,
+                syscall: nr::RENAME,
+                fd: -1,
+                ret: 0,
+                path2: Some("/tmp/b".into()),
+                ..open_of("/tmp/a")
+            }))),
+            event(Body::Net(Box::new(Net {
+                op: NetOp::Connect,
+                syscall: nr::CONNECT,
+                fd: 3,
+                ret: 0,
+                family: AF_INET,
+                sock_type: 1,
+                protocol: 6,
+                direction: net_dir::OUT,
+                lport: 40000,
+                rport: 443,
+                flags: 0,
+                laddr: ip(10, 0, 0, 1),
+                raddr: ip(203, 0, 113, 7),
+                cookie: 9,
+                start_ktime: 0,
+                bytes_out: 0,
+                bytes_in: 0,
+                pkts_out: 0,
+                pkts_in: 0,
+                closer_pid: 0,
+                newfd: 0,
+                unix_path: None,
+                names: vec!["pool.example.net".into()],
+            }))),
+            event(Body::Dns(Box::new(Dns {
+                id: 1,
+                dns_flags: 0x8180,
+                qtype: 1,
+                rcode: 0,
+                qdcount: 1,
+                ancount: 1,
+                server: ip(127, 0, 0, 53),
+                server_port: 53,
+                client_port: 40001,
+                vflags: dns_flag::RESPONSE,
+                cookie: 9,
+                answers: vec![DnsAnswer {
+                    addr: IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7)),
+                    ttl: 60,
+                }],
+                qname: "pool.example.net".into(),
+                cnames: Vec::new(),
+            }))),
+            event(Body::Syscall(Box::new(Syscall {
+                syscall: nr::PTRACE,
+                flags: sys_flag::TARGET_KNOWN,
+                ret: 0,
+                args: [16, 200, 0, 0, 0, 0],
+                target_pid: 200,
+                target_comm: Some("sshd".into()),
+                str1: None,
+                str2: None,
+            }))),
+            event(Body::Detection(Box::new(Detection {
+                detector: detector::DISCOVERY,
+                count: 30,
+                threshold: 20,
+                window_start_ktime: 1,
+                window_ns: 1_000_000_000,
+                sample: "id".into(),
+            }))),
+        ]
+    }
+
+    /// An openat of `path` relative to the cwd, with nothing else known yet.
+    fn open_of(path: &str) -> File {
+        File {
+            op: FileOp::Open,
+            syscall: nr::OPENAT,
+            fd: -100,
+            ret: 0,
+            flags: 0,
+            mode: 0,
+            uid: 0,
+            gid: 0,
+            vflags: 0,
+            dev: 0,
+            ino: 0,
+            aux: 0,
+            i_mode: 0,
+            path: path.into(),
+            path2: None,
+        }
+    }
+
+    /// The acting process and its parent, with every fact a process can have.
+    fn processes() -> (Process, Vec<Arc<Process>>) {
+        let proc = Process {
+            pid: 100,
+            ppid: 50,
+            vpid: 100,
+            start_ktime: 1_000_000_000,
+            name: "bash".into(),
+            exe: "/usr/bin/bash".into(),
+            args: vec!["bash".into(), "-c".into(), "id".into()],
+            env: vec![Text::from("HOME=/root")].into(),
+            cwd: "/root".into(),
+            loginuid: 1000,
+            sid: 100,
+            tty: 34816,
+            interp: Some("/usr/bin/bash".into()),
+            exe_writer: Some(Writer {
+                pid: 7,
+                uid: 0,
+                comm: "curl".into(),
+                ktime: 500,
+            }),
+            exec_ktime: 1_500_000_000,
+            ..Process::default()
+        };
+        let parent = Process {
+            pid: 50,
+            name: "sshd".into(),
+            exe: "/usr/sbin/sshd".into(),
+            args: vec!["sshd".into()],
+            ..Process::default()
+        };
+        (proc, vec![Arc::new(parent)])
+    }
+
+    fn reference(def: &FieldDef) -> FieldRef {
+        match def.arg {
+            ArgSpec::Name => FieldRef::with_name(def.field, "HOME"),
+            ArgSpec::NameOrIndex => FieldRef::with_name(def.field, "res"),
+            _ => FieldRef::new(def.field),
+        }
+    }
+
+    use vigil_rules::FieldDef;
+
+    /// Every field the catalogue declares available yields a value on some event that
+    /// carries it: a field without its arm in `RuleEvent::field` would read as absent
+    /// everywhere and make rules silently never match.
+    #[test]
+    fn every_available_field_yields_a_value() {
+        let host = HostFacts::default();
+        let (proc, ancestors) = processes();
+        let events = samples();
+        let views: Vec<RuleEvent<'_>> = events
+            .iter()
+            .map(|ev| RuleEvent::new(ev, 1, &proc, &ancestors, &host, 0))
+            .collect();
+        let mut silent = Vec::new();
+        for def in catalogue().iter().filter(|d| d.available) {
+            let r = reference(def);
+            if views.iter().all(|v| matches!(v.field(&r), Value::None)) {
+                silent.push(def.name);
+            }
+        }
+        assert!(
+            silent.is_empty(),
+            "fields declared available that no event yields: {silent:?}"
+        );
+    }
+
+    /// A failed open reads the same to rules as in the JSON: fd -1, a file.
+    #[test]
+    fn a_failed_open_has_fd_minus_one_and_is_a_file() {
+        let host = HostFacts::default();
+        let (proc, ancestors) = processes();
+        let ev = event(Body::File(Box::new(File {
+            ret: -2,
+            ..open_of("/nonexistent")
+        })));
+        let v = RuleEvent::new(&ev, 1, &proc, &ancestors, &host, 0);
+        assert!(matches!(v.field(&FieldRef::new(Field::FdNum)), Value::Int(-1)));
+        assert!(matches!(v.field(&FieldRef::new(Field::FdType)), Value::Str(s) if s == "file"));
+        let json = crate::render::event_json(&ev, None, &ancestors, 0, &proc, &host);
+        let fd = json.fd.expect("fd");
+        assert_eq!((fd.num, fd.ty), (Some(-1), Some("file")));
     }
 }

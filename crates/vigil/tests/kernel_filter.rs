@@ -12,135 +12,12 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{assert_kernel_accounting, hook_counts, Agent, TempDir};
+use common::{assert_kernel_accounting, hook_counts, in_tree, wait_until, Agent, Runner, TempDir, PY};
 use serde_json::Value;
-
-const PY: &str = "/usr/bin/python3";
-
-/// Runs shell lines read from a FIFO, detached from the test (its parent is init, not
-/// cargo, whose build-tool lineage the rules rightly trust).
-const RUNNER: &str = r#"
-import os, subprocess, sys
-fifo, done = sys.argv[1], sys.argv[2]
-if os.fork() > 0:
-    os._exit(0)
-os.setsid()
-if os.fork() > 0:
-    os._exit(0)
-with open(done + ".pid.tmp", "w") as f:
-    f.write(str(os.getpid()))
-os.rename(done + ".pid.tmp", done + ".pid")
-with open(fifo) as cmds:
-    for i, line in enumerate(cmds):
-        try:
-            subprocess.run(["/bin/sh", "-c", line], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, timeout=60)
-        finally:
-            open("%s.%d" % (done, i), "w").close()
-"#;
-
-struct Runner {
-    dir: TempDir,
-    pid: u32,
-    fifo: Option<std::fs::File>,
-    sent: usize,
-}
-
-impl Runner {
-    /// Started before the agents, so their /proc snapshot knows it with its real parent.
-    fn start() -> Runner {
-        assert!(
-            Path::new(PY).exists(),
-            "{PY} is needed (scripts/setup.sh installs python3)"
-        );
-        let dir = TempDir::new("filter-eq");
-        let fifo = dir.path().join("cmds");
-        let status = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
-        assert!(status.success(), "mkfifo failed");
-        let status = Command::new(PY)
-            .args(["-c", RUNNER])
-            .arg(&fifo)
-            .arg(dir.path().join("done"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .expect("start the runner");
-        assert!(status.success(), "the runner did not start");
-        let pid_file = dir.path().join("done.pid");
-        let pid = wait_until("the runner's pid", || {
-            std::fs::read_to_string(&pid_file)
-                .ok()
-                .and_then(|s| s.trim().parse().ok())
-        });
-        wait_until("the runner to be reparented", || {
-            (ppid(pid) != std::process::id()).then_some(())
-        });
-        Runner {
-            dir,
-            pid,
-            fifo: None,
-            sent: 0,
-        }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// Runs one shell line and waits until it is done.
-    fn run(&mut self, line: &str) {
-        assert!(!line.contains('\n'), "one line per scenario");
-        if self.fifo.is_none() {
-            self.fifo = Some(
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .open(self.path().join("cmds"))
-                    .expect("fifo"),
-            );
-        }
-        let f = self.fifo.as_mut().expect("fifo open");
-        writeln!(f, "{line}").expect("send to the runner");
-        f.flush().expect("flush");
-        let done: PathBuf = self.path().join(format!("done.{}", self.sent));
-        self.sent += 1;
-        wait_until(&format!("scenario `{line}`"), || done.exists().then_some(()));
-    }
-}
-
-impl Drop for Runner {
-    fn drop(&mut self) {
-        self.fifo = None; // end of input: the runner exits
-                          // SAFETY: kill with the pid of the runner this test started.
-        unsafe { libc::kill(self.pid as i32, libc::SIGKILL) };
-    }
-}
-
-fn ppid(pid: u32) -> u32 {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .unwrap_or_default()
-        .rsplit(')')
-        .next()
-        .and_then(|r| r.split_whitespace().nth(1))
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0)
-}
-
-fn wait_until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 /// Files outside the temp dir that scenarios create; removed whatever happens.
 struct Cleanup(Vec<PathBuf>);
@@ -159,12 +36,7 @@ fn alert_keys(lines: &[Value], runner: u32) -> BTreeSet<(String, u64, String)> {
     lines
         .iter()
         .filter(|v| v["alert"].is_object())
-        .filter(|v| {
-            v["proc"]["pid"] == runner
-                || v["ancestors"]
-                    .as_array()
-                    .is_some_and(|a| a.iter().any(|x| x["pid"] == runner))
-        })
+        .filter(|v| in_tree(v, runner))
         .map(|v| {
             (
                 v["alert"]["rule"].as_str().unwrap_or("").to_string(),
@@ -177,7 +49,7 @@ fn alert_keys(lines: &[Value], runner: u32) -> BTreeSet<(String, u64, String)> {
 
 #[test]
 fn kernel_filtering_and_dedup_do_not_change_alerts() {
-    let mut runner = Runner::start();
+    let runner = Runner::start("filter-eq");
     let nonce = format!("vigil-eq-{}", std::process::id());
     let home = PathBuf::from(format!("/home/{nonce}"));
     let cron = format!("/etc/cron.d/{nonce}");
@@ -219,7 +91,7 @@ fn kernel_filtering_and_dedup_do_not_change_alerts() {
         format!("cat /etc/hostname > /dev/null && echo x > {t}/plain && cat {t}/plain > /dev/null"),
     ];
     for s in &scenarios {
-        runner.run(s);
+        runner.run(&["/bin/sh", "-c", s]);
     }
     // every record is delivered within a few milliseconds; the stop drains the rest
     std::thread::sleep(Duration::from_millis(1500));

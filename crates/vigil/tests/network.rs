@@ -465,25 +465,7 @@ fn ten_thousand_short_connections_are_counted_and_memory_stays_bounded() {
         assert!(seen >= N as u64, "{hook}: kernel saw {seen} for {N} connections");
         assert_eq!(sent + lost, seen, "{hook}: every event is sent or counted lost");
     }
-    let kernel_net_sent: u64 = [
-        "socket",
-        "bind",
-        "listen",
-        "connect",
-        "accept",
-        "send",
-        "tcp_state",
-        "dup_stdio",
-        "skb",
-    ]
-    .iter()
-    .map(|h| hook_counts(&summary, h)["sent"].as_u64().unwrap())
-    .sum();
-    let decoded = summary["userspace"]["decode"]["decoded"]["net"].as_u64().unwrap_or(0);
-    assert_eq!(
-        decoded, kernel_net_sent,
-        "userspace decoded exactly the network records the kernel sent"
-    );
+    assert_decoded_what_was_sent(&summary, vigil_event::abi::kind::NET, "net");
     // every closed connection left the flow table; a state change the kernel skipped
     // (recursion protection) would leave one behind, but it is counted as missed
     let flows = summary["flows_tracked"].as_u64().expect("flows_tracked");

@@ -228,7 +228,7 @@ fn rules_reload_on_change_and_a_broken_file_keeps_the_last_good_rules() {
     let before = count_stderr(&agent, "rules reloaded");
     std::fs::write(&file, rule("Third rule", "marker-three")).unwrap();
     // SAFETY: sending a signal to our own child.
-    unsafe { libc::kill(agent_pid(&agent), libc::SIGHUP) };
+    unsafe { libc::kill(agent.pid(), libc::SIGHUP) };
     wait_stderr(&agent, "rules reloaded", before);
     run("marker-three");
     let lines = agent.wait_for("the third rule", WAIT, |l| !alerts_of(l, "Third rule").is_empty());
@@ -237,15 +237,6 @@ fn rules_reload_on_change_and_a_broken_file_keeps_the_last_good_rules() {
         "the first rule stopped firing after the reload"
     );
     agent.stop();
-}
-
-fn agent_pid(agent: &Agent) -> i32 {
-    agent
-        .ready_line
-        .rsplit("agent pid ")
-        .next()
-        .and_then(|p| p.trim().parse().ok())
-        .expect("agent pid in the ready line")
 }
 
 fn count_stderr(agent: &Agent, what: &str) -> usize {

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use vigil::render::event_json;
+use vigil::event_json;
 use vigil_event::abi::{exec_flag, file_flag};
 use vigil_event::model::{Detection, Dns, DnsAnswer, Endpoint, Net, NetOp, Syscall};
 use vigil_event::{Body, Cwd, Event, Exec, Exit, File, FileOp, Fork};
@@ -187,6 +187,7 @@ fn every_field_written_is_documented() {
         ppid: 1,
         ..Process::default()
     });
+    let host = vigil::HostFacts::default();
     let mut missing = Vec::new();
     for body in bodies {
         let ev = Event {
@@ -200,7 +201,8 @@ fn every_field_written_is_documented() {
             body,
         };
         let ancestors = vec![parent.clone()];
-        let json = serde_json::to_value(event_json(&ev, Some(&me), &ancestors, 0, &Process::default())).expect("json");
+        let json =
+            serde_json::to_value(event_json(&ev, Some(&me), &ancestors, 0, &Process::default(), &host)).expect("json");
         let mut ks = Vec::new();
         keys("", &json, &mut ks);
         for k in ks {

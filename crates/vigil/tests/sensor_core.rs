@@ -308,12 +308,7 @@ fn processes_started_before_the_agent_have_ancestry() {
 fn fork_exec_storm_is_reported_or_loss_counted_and_memory_stays_bounded() {
     const N: usize = 20_000;
     let agent = Agent::start(&["--exit-grace", "1"]);
-    let baseline: u64 = agent
-        .ready_line
-        .split(", ")
-        .find_map(|p| p.strip_suffix(" processes known"))
-        .and_then(|n| n.parse().ok())
-        .expect("ready line names the processes known");
+    let baseline = agent.processes_known();
     for _ in 0..N {
         Command::new("/bin/true").status().expect("true");
     }
@@ -383,26 +378,7 @@ fn open_storm_is_reported_or_loss_counted_exactly() {
         seen,
         "every open is sent, filtered or counted lost"
     );
-    let kernel_file_sent: u64 = [
-        "open",
-        "unlink",
-        "rename",
-        "chmod",
-        "chown",
-        "link",
-        "symlink",
-        "truncate",
-        "mkdir",
-        "memfd_create",
-    ]
-    .iter()
-    .map(|h| hook_counts(&summary, h)["sent"].as_u64().unwrap())
-    .sum();
-    let decoded = summary["userspace"]["decode"]["decoded"]["file"].as_u64().unwrap_or(0);
-    assert_eq!(
-        decoded, kernel_file_sent,
-        "userspace decoded exactly what the kernel sent"
-    );
+    assert_decoded_what_was_sent(&summary, vigil_event::abi::kind::FILE, "file");
     let per_cpu: u64 = summary["kernel"]["lost_per_cpu"]
         .as_array()
         .unwrap()

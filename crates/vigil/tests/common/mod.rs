@@ -13,7 +13,15 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod alerts;
 pub mod dns;
+pub mod runner;
+
+// Every test file uses a part of these: re-exported whole.
+#[allow(unused_imports)]
+pub use alerts::*;
+#[allow(unused_imports)]
+pub use runner::*;
 
 /// One agent at a time per test binary: each sees the whole host, and storms from one
 /// test would flood another's output.
@@ -58,6 +66,28 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// Polls `f` until it returns a value (60 s at most, then the test fails naming `what`).
+pub fn wait_until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A name no other test (or engineer) uses: `vigil-test-<tag>-<pid>-<n>`.
+pub fn unique(tag: &str) -> String {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    format!(
+        "vigil-test-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
 }
 
 pub fn vigil_bin() -> &'static str {
@@ -133,6 +163,25 @@ impl Agent {
             _dir: dir,
             _guard: guard,
         }
+    }
+
+    /// The agent's pid, from its ready line.
+    pub fn pid(&self) -> i32 {
+        self.ready_line
+            .rsplit("agent pid ")
+            .next()
+            .and_then(|p| p.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("agent pid in the ready line: {}", self.ready_line))
+    }
+
+    /// How many processes the agent knew when it became ready.
+    pub fn processes_known(&self) -> u64 {
+        self.ready_line
+            .split(", ")
+            .find_map(|p| p.strip_suffix(" processes known"))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("processes known in the ready line: {}", self.ready_line))
     }
 
     /// All complete JSON lines written so far (a line still being written is left for later).
@@ -259,6 +308,23 @@ pub fn assert_kernel_accounting(summary: &Value) {
     }
 }
 
+/// Userspace decoded exactly the records of one kind (`vigil_event::abi::kind`) that the
+/// kernel's hooks feeding that kind sent.
+pub fn assert_decoded_what_was_sent(summary: &Value, kind: u16, decoded_as: &str) {
+    let sent: u64 = vigil_event::abi::Hook::ALL
+        .iter()
+        .filter(|h| h.kind() == kind)
+        .map(|h| hook_counts(summary, h.name())["sent"].as_u64().unwrap_or(0))
+        .sum();
+    let decoded = summary["userspace"]["decode"]["decoded"][decoded_as]
+        .as_u64()
+        .unwrap_or(0);
+    assert_eq!(
+        decoded, sent,
+        "userspace decoded exactly the {decoded_as} records the kernel sent"
+    );
+}
+
 pub fn python() -> &'static str {
     "python3"
 }
@@ -280,26 +346,6 @@ pub fn run_python(code: &str) -> (u32, String) {
         String::from_utf8_lossy(&out.stderr)
     );
     (pid, String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// The alert lines (those with an `alert` object).
-pub fn alerts(lines: &[Value]) -> Vec<&Value> {
-    lines.iter().filter(|v| v.get("alert").is_some()).collect()
-}
-
-/// Alerts of one rule.
-/// An alert in one line, for failure messages: `rule [PRIORITY]: output`.
-pub fn alert_line(v: &Value) -> String {
-    format!(
-        "{} [{}]: {}",
-        str_of(&v["alert"]["rule"]),
-        str_of(&v["alert"]["priority"]),
-        str_of(&v["alert"]["output"])
-    )
-}
-
-pub fn alerts_of<'a>(lines: &'a [Value], rule: &str) -> Vec<&'a Value> {
-    lines.iter().filter(|v| v["alert"]["rule"] == rule).collect()
 }
 
 pub fn fixture(name: &str) -> String {
