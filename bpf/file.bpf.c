@@ -45,9 +45,9 @@ struct file_req {
  * Could a rule match this event's paths? A PATH_* verdict (filter.h); joined paths
  * userspace will fold are kept. A global function: the verifier checks it once, not
  * once per handler and path. The record is this CPU's scratch record, which file_emit
- * is filling.
+ * is filling. bit: the op, or the op + FAIL_SHIFT for a failed call.
  */
-__noinline int file_paths_verdict(__u32 path_off, __u32 path2_off, __u32 lens, __u32 op, __u32 vflags)
+__noinline int file_paths_verdict(__u32 path_off, __u32 path2_off, __u32 lens, __u32 bit, __u32 vflags)
 {
 	__u32 path_len = lens & 0xffff, path2_len = lens >> 16; /* five arguments at most */
 	struct record_buf *r = record_buf_get();
@@ -56,9 +56,9 @@ __noinline int file_paths_verdict(__u32 path_off, __u32 path2_off, __u32 lens, _
 	if (((vflags & VIGIL_FILE_JOINED) && path_unclean(r, path_off, path_len)) ||
 	    (path2_len && path_unclean(r, path2_off, path2_len)))
 		return PATH_WANTED_NO_DEDUP;
-	__u32 v = path_interesting(r, path_off, path_len, op);
+	__u32 v = path_interesting(r, path_off, path_len, bit);
 	if (v != PATH_WANTED_NO_DEDUP && path2_len) {
-		__u32 v2 = path_interesting(r, path2_off, path2_len, op);
+		__u32 v2 = path_interesting(r, path2_off, path2_len, bit);
 		if (v2 > v)
 			v = v2;
 	}
@@ -151,21 +151,22 @@ static __noinline int file_emit(struct file_req *q)
 	if (q->from_fd) {
 		struct file *f = fd_file(q->fd);
 		if (f) {
-			struct inode *inode = BPF_CORE_READ(f, f_inode);
-			e->dev = BPF_CORE_READ(inode, i_sb, s_dev);
-			e->ino = BPF_CORE_READ(inode, i_ino);
-			e->i_mode = BPF_CORE_READ(inode, i_mode);
+			/* typed loads through BTF pointers: no helper calls on the hot path */
+			struct inode *inode = f->f_inode;
+			e->dev = inode->i_sb->s_dev;
+			e->ino = inode->i_ino;
+			e->i_mode = inode->i_mode;
 			vflags |= VIGIL_FILE_FROM_INODE | VIGIL_FILE_INODE_VALID;
 			if (q->op == VIGIL_FILE_OPEN && file_op_path_filtered(q->op)) {
 				/* read before the walk: a rename during it leaves a stale entry */
 				epoch = path_epoch_now();
-				struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-				vk.dentry = (__u64)BPF_CORE_READ(f, f_path.dentry);
-				vk.mnt = (__u64)BPF_CORE_READ(f, f_path.mnt);
-				vk.root = (__u64)BPF_CORE_READ(task, fs, root.dentry);
+				struct task_struct *task = bpf_get_current_task_btf();
+				vk.dentry = (__u64)f->f_path.dentry;
+				vk.mnt = (__u64)f->f_path.mnt;
+				vk.root = (__u64)task->fs->root.dentry;
 				vk.ino = e->ino;
 				vk.dev = e->dev;
-				vk.igen = BPF_CORE_READ(inode, i_generation);
+				vk.igen = inode->i_generation;
 				cacheable = true;
 				if (open_verdict_cached(e, q, &vk, epoch, &fp_n, &fp_ws))
 					return 0;
@@ -175,7 +176,6 @@ static __noinline int file_emit(struct file_req *q)
 	} else {
 		ref = path_at(q->dirfd, q->name);
 	}
-	fill_hdr(&e->hdr, VIGIL_KIND_FILE);
 	vflags |= ref.flags;
 	e->path_len = put_path(r, off, pb, ref);
 	__u32 path_off = off;
@@ -220,20 +220,26 @@ static __noinline int file_emit(struct file_req *q)
 	/* host fingerprinting: hashed once, for the burst below and the verdict cache */
 	__u64 fingerprint = ok && q->op == VIGIL_FILE_OPEN ? fingerprint_of(r, path_off, e->path_len) : 0;
 
-	/* Kernel findings always cross; otherwise the rules' interest decides (filter.h). */
+	/* Kernel findings always cross; otherwise the rules' interest decides (filter.h): for a
+	 * failed call, the interest of the rules that could match a failure. */
 	bool finding = e->vflags & VIGIL_FILE_RUNNING_EXE;
+	bool reported = ok ? file_op_reported(q->op) : file_failure_reported(q->op);
+	bool path_filtered = ok ? file_op_path_filtered(q->op) : file_failure_path_filtered(q->op);
 	__u32 verdict = PATH_WANTED;
-	if (!finding && file_op_reported(q->op) && file_op_path_filtered(q->op))
-		verdict = file_paths_verdict(path_off, path2_off, e->path_len | ((__u32)e->path2_len << 16), q->op,
-					     e->vflags);
-	if (!finding && (!file_op_reported(q->op) || verdict == PATH_UNWANTED)) {
+	if (!finding && reported && path_filtered)
+		verdict = file_paths_verdict(path_off, path2_off, e->path_len | ((__u32)e->path2_len << 16),
+					     ok ? q->op : q->op + FAIL_SHIFT, e->vflags);
+	if (!finding && (!reported || verdict == PATH_UNWANTED)) {
 		stat_hook(q->hook, VIGIL_STAT_FILTERED);
 		if (cacheable && verdict == PATH_UNWANTED)
 			open_verdict_store(&vk, epoch, fingerprint);
-	} else if (!finding && verdict == PATH_WANTED && (vflags & VIGIL_FILE_INODE_VALID) && file_dedup_hit(e, q)) {
-		stat_hook(q->hook, VIGIL_STAT_DEDUPED);
 	} else {
-		emit_record(&rb_events, r, off, q->hook);
+		/* the header only past the filter: five helper calls a dropped event does not need */
+		fill_hdr(&e->hdr, VIGIL_KIND_FILE);
+		if (!finding && verdict == PATH_WANTED && (vflags & VIGIL_FILE_INODE_VALID) && file_dedup_hit(e, q))
+			stat_hook(q->hook, VIGIL_STAT_DEDUPED);
+		else
+			emit_record(&rb_events, r, off, q->hook);
 	}
 
 	/* bursts: renames of many files (ransomware-like), reads of host-fingerprint files */
@@ -265,6 +271,11 @@ static __always_inline bool file_req_init(struct file_req *q, __u32 hook, __u16 
 {
 	stat_hook(hook, VIGIL_STAT_SEEN);
 	if (!(STATEFUL_OPS & (1u << op)) && !file_op_reported(op)) {
+		stat_hook(hook, VIGIL_STAT_FILTERED);
+		return false;
+	}
+	/* a failed call feeds no detector; dropped here unless a rule could match it */
+	if (ret < 0 && !file_failure_reported(op)) {
 		stat_hook(hook, VIGIL_STAT_FILTERED);
 		return false;
 	}

@@ -416,6 +416,9 @@ struct vigil_filter_cfg {
 	__u32 file_dedup_mask; /* bit (1 << vigil_file_op): the op may be deduplicated */
 	__u32 net_dedup_mask;  /* bit (1 << vigil_net_op): the record may be deduplicated */
 	__u64 suffix_first[4]; /* bit b: some suffix pattern starts with byte b */
+	__u32 file_fail_mask;  /* bit (1 << vigil_file_op): failed calls of the op are reported */
+	__u32 file_fail_path_mask; /* ... only when their path is of interest to a rule that could match a failure */
+	__u64 suffix_bits;     /* bit b of the path masks (an op, its sequence or failure bit): b has suffix patterns */
 };
 
 /* Bits of net_emit_mask beyond the vigil_net_op numbers. */

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
 
+mod hookstats;
 mod latency;
 mod overhead;
 mod peers;
@@ -41,8 +42,8 @@ enum Cmd {
         #[arg(long, value_delimiter = ',', default_values_t = [Config::Baseline, Config::Floor, Config::Vigil,
             Config::VigilStream, Config::Auditd, Config::Bpftrace])]
         configs: Vec<Config>,
-        #[arg(long, value_delimiter = ',', default_values_t = [Workload::Open, Workload::ForkExec,
-            Workload::Connect, Workload::Make])]
+        #[arg(long, value_delimiter = ',', default_values_t = [Workload::Open, Workload::OpenMany,
+            Workload::OpenMissing, Workload::ReadWrite, Workload::ForkExec, Workload::Connect, Workload::Make])]
         workloads: Vec<Workload>,
         /// The vigil binary (default: target/release/vigil next to this one).
         #[arg(long)]
@@ -62,6 +63,9 @@ enum Cmd {
         /// Do not render the PNG chart.
         #[arg(long)]
         no_chart: bool,
+        /// Skip the per-hook kernel time table (one more vigil run per workload, bpf_stats on).
+        #[arg(long)]
+        no_hook_stats: bool,
     },
     /// Rule evaluation throughput on one core (no root needed).
     Rules {
@@ -85,9 +89,9 @@ enum Cmd {
     Workload {
         workload: Workload,
         iterations: u64,
-        /// The generated C project (make workload).
+        /// The generated C project (make) or file tree (open-many, open-missing).
         #[arg(long)]
-        project: Option<PathBuf>,
+        dir: Option<PathBuf>,
     },
     /// (internal) Restore the audit state when the bench that started it ends.
     #[command(hide = true)]
@@ -118,9 +122,9 @@ fn real_main() -> Result<()> {
         Cmd::Workload {
             workload,
             iterations,
-            project,
+            dir,
         } => {
-            println!("{}", workloads::run(workload, iterations, project.as_deref())?);
+            println!("{}", workloads::run(workload, iterations, dir.as_deref())?);
             Ok(())
         }
         Cmd::AuditSentinel => peers::sentinel(),
@@ -134,6 +138,7 @@ fn real_main() -> Result<()> {
             idle_secs,
             probe_ms,
             no_chart,
+            no_hook_stats,
         } => {
             let vigil = match vigil {
                 Some(v) => v,
@@ -161,6 +166,7 @@ fn real_main() -> Result<()> {
                 idle_secs,
                 probe_interval: std::time::Duration::from_millis(probe_ms.max(10)),
                 chart: !no_chart,
+                hook_stats: !no_hook_stats,
             })
         }
     }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
+use crate::hookstats::{HookCost, Snapshot, StatsOn};
 use crate::peers::{self, AgentCost, Config, Ctx, IdleCost, Session};
 use crate::probe::{percentile, Probe, ProbeOutcome};
 use crate::sys;
@@ -24,6 +25,24 @@ pub struct Opts {
     pub idle_secs: f64,
     pub probe_interval: Duration,
     pub chart: bool,
+    /// One more vigil run per workload with `bpf_stats` on, for the per-hook table.
+    pub hook_stats: bool,
+}
+
+/// The generated directories the workloads run in.
+struct Fixtures {
+    make: Option<TempDir>,
+    tree: Option<TempDir>,
+}
+
+impl Fixtures {
+    fn dir_for(&self, w: Workload) -> Option<&Path> {
+        match w {
+            Workload::Make => self.make.as_ref().map(|d| d.0.as_path()),
+            w if w.needs_tree() => self.tree.as_ref().map(|d| d.0.as_path()),
+            _ => None,
+        }
+    }
 }
 
 /// One workload run under one configuration.
@@ -41,6 +60,9 @@ struct Sample {
     probe_actions: u64,
     /// What the agent made of them (configurations that alert).
     probe: Option<ProbeOutcome>,
+    /// Kernel time by program (the per-hook runs only, with `bpf_stats` on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hooks: Option<Vec<HookCost>>,
 }
 
 /// Medians (and totals) for one (configuration, workload).
@@ -58,6 +80,8 @@ struct Row {
     cpu_secs: Option<f64>,
     cpu_pct_of_core: Option<f64>,
     kernel_thread_cpu_secs: Option<f64>,
+    /// Agent CPU per 1,000 events delivered to it, ms.
+    cpu_ms_per_1k_events: Option<f64>,
     peak_rss_mib: Option<f64>,
     events_seen: Option<f64>,
     events_delivered: Option<f64>,
@@ -111,11 +135,19 @@ pub fn run(o: Opts) -> Result<()> {
     } else {
         None
     };
-    let project = if o.workloads.contains(&Workload::Make) {
-        eprintln!("generating and building the C project of the make workload once...");
-        Some(workloads::generate_make_project()?)
-    } else {
-        None
+    let fixtures = Fixtures {
+        make: if o.workloads.contains(&Workload::Make) {
+            eprintln!("generating and building the C project of the make workload once...");
+            Some(workloads::generate_make_project()?)
+        } else {
+            None
+        },
+        tree: if o.workloads.iter().any(|w| w.needs_tree()) {
+            eprintln!("generating the file tree of the open-many and open-missing workloads...");
+            Some(workloads::generate_tree()?)
+        } else {
+            None
+        },
     };
     let meta = meta(&o, &ctx);
 
@@ -139,11 +171,22 @@ pub fn run(o: Opts) -> Result<()> {
         for &config in &o.configs {
             for &w in &o.workloads {
                 sys::check_interrupted()?;
-                let s = one_run(&ctx, &me, &o, project.as_ref(), run, config, w)
+                let s = one_run(&ctx, &me, &o, &fixtures, run, config, w, false)
                     .with_context(|| format!("configuration {config}, workload {w}, run {}", run + 1))?;
                 progress(&s, o.runs);
                 samples.push(s);
             }
+        }
+    }
+    let mut hook_samples = Vec::new();
+    if o.hook_stats && o.configs.contains(&Config::Vigil) {
+        eprintln!("per-hook kernel time: one more vigil run per workload, bpf_stats on...");
+        for &w in &o.workloads {
+            sys::check_interrupted()?;
+            let s = one_run(&ctx, &me, &o, &fixtures, o.runs, Config::Vigil, w, true)
+                .with_context(|| format!("per-hook run of workload {w}"))?;
+            progress(&s, o.runs);
+            hook_samples.push(s);
         }
     }
     eprintln!("all runs done in {:.0} s", started.elapsed().as_secs_f64());
@@ -151,6 +194,7 @@ pub fn run(o: Opts) -> Result<()> {
     let rows = summarize(&o, &samples);
     let targets = targets(&o, &rows, idle.as_ref());
     print_tables(&o, &rows, idle.as_ref(), &targets);
+    print_hook_table(&hook_samples);
 
     if let Some(dir) = o.json.parent() {
         if !dir.as_os_str().is_empty() {
@@ -163,6 +207,7 @@ pub fn run(o: Opts) -> Result<()> {
         "summary": rows,
         "targets": targets,
         "samples": samples,
+        "hook_stats": hook_samples,
     });
     std::fs::write(&o.json, serde_json::to_string_pretty(&doc)?)
         .with_context(|| format!("writing {}", o.json.display()))?;
@@ -183,23 +228,34 @@ impl Drop for SentinelGuard {
     }
 }
 
+/// One workload run under `config`; with `hook_stats`, `bpf_stats` is on during it and the
+/// kernel time of each of the agent's programs is taken.
+#[allow(clippy::too_many_arguments)]
 fn one_run(
     ctx: &Ctx,
     me: &Path,
     o: &Opts,
-    project: Option<&TempDir>,
+    fixtures: &Fixtures,
     run: usize,
     config: Config,
     w: Workload,
+    hook_stats: bool,
 ) -> Result<Sample> {
     let n = ((w.iterations() as f64) * o.scale).round().max(1.0) as u64;
     let mut session = Session::start(ctx, config)?;
     session.check_alive()?;
+    let stats = match (hook_stats, session.agent_pid()) {
+        (true, Some(pid)) => {
+            let on = StatsOn::enable()?;
+            Some((on, pid, Snapshot::take(pid)?))
+        }
+        _ => None,
+    };
     let probe = Probe::start(o.probe_interval);
     let mut cmd = Command::new(me);
     cmd.args(["workload", &w.to_string(), &n.to_string()]);
-    if let Some(p) = project {
-        cmd.arg("--project").arg(&p.0);
+    if let Some(d) = fixtures.dir_for(w) {
+        cmd.arg("--dir").arg(d);
     }
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let t0 = Instant::now();
@@ -211,6 +267,14 @@ fn one_run(
         bail!("the workload failed ({}): {}", exit.describe(), stderr.trim());
     }
     let throughput: f64 = stdout.trim().parse().context("workload output")?;
+    let hooks = match stats {
+        Some((on, pid, before)) => {
+            let after = Snapshot::take(pid)?;
+            drop(on);
+            Some(before.delta(&after, n))
+        }
+        None => None,
+    };
     session.check_alive().context("during the workload")?;
     let (agent, probe) = session.finish(&actions)?;
     Ok(Sample {
@@ -223,6 +287,7 @@ fn one_run(
         agent,
         probe_actions: actions.pids.len() as u64,
         probe,
+        hooks,
     })
 }
 
@@ -313,6 +378,13 @@ fn summarize(o: &Opts, samples: &[Sample]) -> Vec<Row> {
                     agents
                         .iter()
                         .map(|(a, wall)| (a.cpu_secs + a.kernel_thread_cpu_secs) / wall * 100.0)
+                        .collect(),
+                ),
+                cpu_ms_per_1k_events: median(
+                    agents
+                        .iter()
+                        .filter(|(a, _)| a.events_delivered > 0)
+                        .map(|(a, _)| (a.cpu_secs + a.kernel_thread_cpu_secs) * 1e6 / a.events_delivered as f64)
                         .collect(),
                 ),
                 kernel_thread_cpu_secs: if c == Config::Auditd {
@@ -521,22 +593,25 @@ fn print_tables(o: &Opts, rows: &[Row], idle: Option<&IdleCost>, targets: &[Targ
 
     println!(
         "\nEvery configuration, baseline included, runs the workload alongside the same probe (`sh -c '{}'` \
-         every {} ms). Workloads: open = open/read/close of /etc/hostname; fork-exec = spawn /bin/true; connect = \
-         loopback TCP connect, the listener accepts and closes; make = `make clean && make -j2` of a generated C \
-         project (150 files, -O0 -g).",
+         every {} ms). Workloads: open = open/read/close of /etc/hostname (one hot file); open-many = open/read/close \
+         cycling over 3,000 generated headers; open-missing = module lookups along an 8-directory search path, 7 \
+         of 8 opens fail with ENOENT; read-write = `dd bs=512` from /dev/zero to /dev/null (syscalls no rule \
+         watches); fork-exec = spawn /bin/true; connect = loopback TCP connect, the listener accepts and closes; \
+         make = `make clean && make -j2` of a generated C project (150 files, -O0 -g, in /tmp).",
         crate::probe::PROBE_SCRIPT,
         o.probe_interval.as_millis()
     );
     println!("\n## What each agent cost and lost (median per workload run; lost: sum over all runs)\n");
-    println!("| config | workload | CPU s | CPU % of a core | peak RSS MiB | events seen in kernel | events delivered | events lost |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("| config | workload | CPU s | CPU % of a core | CPU ms / 1,000 events | peak RSS MiB | events seen in kernel | events delivered | events lost |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for &c in &others {
         for &w in &o.workloads {
             let Some(r) = row(rows, c, w) else { continue };
             println!(
-                "| {c} | {w} | {} | {} | {} | {} | {} | {} |",
+                "| {c} | {w} | {} | {} | {} | {} | {} | {} | {} |",
                 opt(r.cpu_secs, |x| format!("{x:.2}")),
                 opt(r.cpu_pct_of_core, |x| format!("{x:.1}")),
+                opt(r.cpu_ms_per_1k_events, |x| format!("{x:.2}")),
                 opt(r.peak_rss_mib, |x| format!("{x:.1}")),
                 opt(r.events_seen, thousands),
                 opt(r.events_delivered, thousands),
@@ -546,7 +621,7 @@ fn print_tables(o: &Opts, rows: &[Row], idle: Option<&IdleCost>, targets: &[Targ
     }
     println!(
         "\nCPU: from ready to exit (startup excluded, draining after the workload included); auditd's includes the \
-         kauditd kernel thread. Delivered: vigil, records the kernel sent to userspace; auditd, records logged; \
+         kauditd kernel thread. CPU per 1,000 events: the agent's CPU over the events delivered to it. Delivered: vigil, records the kernel sent to userspace; auditd, records logged; \
          bpftrace, lines printed. Lost: vigil, ring buffer drops + skipped hook runs; auditd, the kernel's lost \
          counter; bpftrace, its \"Lost N events\"."
     );
@@ -604,6 +679,33 @@ fn print_tables(o: &Opts, rows: &[Row], idle: Option<&IdleCost>, targets: &[Targ
             );
         }
     }
+}
+
+/// Kernel time per workload iteration, by program, from the runs with `bpf_stats` on.
+fn print_hook_table(samples: &[Sample]) {
+    if samples.is_empty() {
+        return;
+    }
+    println!("\n## Kernel time by hook (vigil, one more run per workload with bpf_stats on; not in the ratios)\n");
+    println!("| workload | program | runs per iteration | ns per run | ns per iteration |");
+    println!("|---|---|---|---|---|");
+    for s in samples {
+        let Some(hooks) = &s.hooks else { continue };
+        let total: f64 = hooks.iter().map(|h| h.ns_per_iteration).sum();
+        for h in hooks.iter().filter(|h| h.ns_per_iteration >= total * 0.01) {
+            println!(
+                "| {} | {} | {:.2} | {:.0} | {:.0} |",
+                s.workload, h.program, h.runs_per_iteration, h.ns_per_run, h.ns_per_iteration
+            );
+        }
+        println!("| {} | **all programs** | | | **{total:.0}** |", s.workload);
+    }
+    println!(
+        "\nIteration: one open/read/close, one lookup attempt, one read+write pair, one spawn, one connect, one \
+         build. Programs under 1 % of a workload's total are left out. Syscall handlers reached by a tail call \
+         count in `sys_exit_dispatch`. bpf_stats adds two clock reads to every program run, so these times are \
+         a little higher than in the throughput runs."
+    );
 }
 
 fn meta(o: &Opts, ctx: &Ctx) -> serde_json::Value {

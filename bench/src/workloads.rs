@@ -1,6 +1,7 @@
 //! The workloads, each run in a child process of the benchmark (`vigil-bench workload ...`)
 //! so that the agent sees them as an ordinary program.
 
+use std::ffi::CString;
 use std::fmt::Write as _;
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
@@ -15,8 +16,16 @@ use serde::Serialize;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Workload {
-    /// open/read/close of a file in a loop.
+    /// open/read/close of one file (/etc/hostname) in a loop: the hot, cached open.
     Open,
+    /// open/read/close cycling over 3,000 distinct files of a generated header tree.
+    OpenMany,
+    /// An interpreter's imports: each module is looked up along a search path of 8
+    /// directories and found in the last, so 7 of 8 opens fail with ENOENT.
+    OpenMissing,
+    /// `dd bs=512 if=/dev/zero of=/dev/null`: read/write, syscalls Vigil does not watch (the
+    /// hook floor; Falco's #1404).
+    ReadWrite,
     /// fork + exec of /bin/true in a loop.
     ForkExec,
     /// Loopback TCP: connect, the listener accepts and closes, the client closes; in a loop.
@@ -36,15 +45,24 @@ impl Workload {
     pub fn iterations(self) -> u64 {
         match self {
             Workload::Open => 1_000_000,
+            Workload::OpenMany => 800_000,
+            Workload::OpenMissing => 1_600_000,
+            Workload::ReadWrite => 8_000_000,
             Workload::ForkExec => 5_000,
             Workload::Connect => 60_000,
             Workload::Make => 1,
         }
     }
 
+    /// Whether the workload runs in a generated directory (`Fixtures`).
+    pub fn needs_tree(self) -> bool {
+        matches!(self, Workload::OpenMany | Workload::OpenMissing)
+    }
+
     pub fn unit(self) -> &'static str {
         match self {
-            Workload::Open => "opens/s",
+            Workload::Open | Workload::OpenMany | Workload::OpenMissing => "opens/s",
+            Workload::ReadWrite => "MB/s",
             Workload::ForkExec => "execs/s",
             Workload::Connect => "connects/s",
             Workload::Make => "builds/min",
@@ -53,23 +71,71 @@ impl Workload {
 }
 
 /// Runs `n` iterations of `w` in this process and returns the throughput (higher is better).
-pub fn run(w: Workload, n: u64, project: Option<&Path>) -> Result<f64> {
+/// `dir`: the generated C project (make) or file tree (open-many, open-missing).
+pub fn run(w: Workload, n: u64, dir: Option<&Path>) -> Result<f64> {
     let start = Instant::now();
     match w {
         Workload::Open => {
-            let path = c"/etc/hostname";
+            let path = CString::from(c"/etc/hostname");
             let mut buf = [0u8; 64];
             for _ in 0..n {
-                // SAFETY: a valid path and buffer; the fd is closed at once.
-                unsafe {
-                    let fd = libc::open(path.as_ptr(), libc::O_RDONLY);
-                    if fd < 0 {
-                        bail!("open failed");
-                    }
-                    libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
-                    libc::close(fd);
+                if open_read_close(&path, &mut buf) < 0 {
+                    bail!("open /etc/hostname failed");
                 }
             }
+        }
+        Workload::OpenMany => {
+            let dir = dir.context("the open-many workload needs --dir")?;
+            let paths: Vec<CString> = (0..TREE_FILES)
+                .map(|i| c_path(&tree_file(dir, i)))
+                .collect::<Result<_>>()?;
+            let mut buf = [0u8; 64];
+            for i in 0..n as usize {
+                let fd = open_read_close(&paths[i % paths.len()], &mut buf);
+                if fd < 0 {
+                    bail!("open {:?} failed", paths[i % paths.len()]);
+                }
+            }
+        }
+        Workload::OpenMissing => {
+            let dir = dir.context("the open-missing workload needs --dir")?;
+            // Every candidate path, module-major: for module m, SEARCH_PATH entries in order.
+            let mut paths = Vec::with_capacity(MODULES * SEARCH_PATH);
+            for m in 0..MODULES {
+                for d in 0..SEARCH_PATH {
+                    paths.push(c_path(&module_candidate(dir, d, m))?);
+                }
+            }
+            let mut buf = [0u8; 64];
+            for i in 0..n as usize {
+                let p = &paths[i % paths.len()];
+                let found = open_read_close(p, &mut buf) >= 0;
+                // Only the last directory of the search path holds the module.
+                if found != (i % SEARCH_PATH == SEARCH_PATH - 1) {
+                    bail!("open {p:?}: unexpected {}", if found { "success" } else { "failure" });
+                }
+            }
+        }
+        Workload::ReadWrite => {
+            // SAFETY: valid paths and buffer; the fds are closed at the end.
+            unsafe {
+                let zero = libc::open(c"/dev/zero".as_ptr(), libc::O_RDONLY);
+                let null = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY);
+                if zero < 0 || null < 0 {
+                    bail!("opening /dev/zero and /dev/null failed");
+                }
+                let mut buf = [0u8; RW_BLOCK];
+                for _ in 0..n {
+                    if libc::read(zero, buf.as_mut_ptr().cast(), RW_BLOCK) != RW_BLOCK as isize
+                        || libc::write(null, buf.as_ptr().cast(), RW_BLOCK) != RW_BLOCK as isize
+                    {
+                        bail!("short read or write");
+                    }
+                }
+                libc::close(zero);
+                libc::close(null);
+            }
+            return Ok(n as f64 * RW_BLOCK as f64 / 1e6 / start.elapsed().as_secs_f64());
         }
         Workload::ForkExec => {
             for _ in 0..n {
@@ -96,7 +162,7 @@ pub fn run(w: Workload, n: u64, project: Option<&Path>) -> Result<f64> {
             }
         }
         Workload::Make => {
-            let dir = project.context("the make workload needs --project")?;
+            let dir = dir.context("the make workload needs --dir")?;
             for _ in 0..n {
                 make(dir, &["clean"])?;
                 make(dir, &["-j2"])?;
@@ -105,6 +171,66 @@ pub fn run(w: Workload, n: u64, project: Option<&Path>) -> Result<f64> {
         }
     }
     Ok(n as f64 / start.elapsed().as_secs_f64())
+}
+
+/// Block size of the read/write workload (dd's default).
+const RW_BLOCK: usize = 512;
+/// The file tree of open-many: TREE_DIRS directories of TREE_FILES / TREE_DIRS headers.
+const TREE_FILES: usize = 3_000;
+const TREE_DIRS: usize = 30;
+/// The search path of open-missing, and the modules found in its last directory.
+const SEARCH_PATH: usize = 8;
+const MODULES: usize = 500;
+
+fn tree_file(dir: &Path, i: usize) -> PathBuf {
+    let per_dir = TREE_FILES / TREE_DIRS;
+    dir.join(format!("include/d{}/h{}.h", i / per_dir, i))
+}
+
+fn module_candidate(dir: &Path, search_dir: usize, module: usize) -> PathBuf {
+    dir.join(format!("lib/p{search_dir}/mod{module}.py"))
+}
+
+fn c_path(p: &Path) -> Result<CString> {
+    use std::os::unix::ffi::OsStrExt;
+    CString::new(p.as_os_str().as_bytes()).with_context(|| format!("{} has a NUL byte", p.display()))
+}
+
+/// open, read up to `buf.len()` bytes, close; returns the fd open(2) gave (< 0: failed).
+fn open_read_close(path: &CString, buf: &mut [u8]) -> i32 {
+    // SAFETY: a valid C string and buffer; the fd is closed at once.
+    unsafe {
+        let fd = libc::open(path.as_ptr(), libc::O_RDONLY);
+        if fd >= 0 {
+            libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+            libc::close(fd);
+        }
+        fd
+    }
+}
+
+/// Writes the tree of open-many and open-missing: `include/d*/h*.h` (TREE_FILES headers) and
+/// `lib/p0..p7/`, the modules only in the last directory. It lives next to the bench binary,
+/// a directory like a user's source tree: /tmp is a path of interest for some rules, and the
+/// point is the cost of opens no rule wants.
+pub fn generate_tree() -> Result<TempDir> {
+    let exe = std::env::current_exe()?;
+    let base = exe.parent().context("the bench binary's directory")?;
+    let dir = TempDir::new_in(base, "vigil-bench-tree")?;
+    for i in 0..TREE_FILES {
+        let f = tree_file(&dir.0, i);
+        if let Some(parent) = f.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&f, format!("#pragma once\nint header_{i}(void);\n"))?;
+    }
+    for d in 0..SEARCH_PATH {
+        std::fs::create_dir_all(dir.0.join(format!("lib/p{d}")))?;
+    }
+    for m in 0..MODULES {
+        std::fs::write(module_candidate(&dir.0, SEARCH_PATH - 1, m), format!("VALUE = {m}\n"))?;
+    }
+    Ok(dir)
 }
 
 fn make(dir: &Path, args: &[&str]) -> Result<()> {
@@ -135,7 +261,11 @@ pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new(prefix: &str) -> Result<Self> {
-        let p = std::env::temp_dir().join(format!("{prefix}-{}", std::process::id()));
+        Self::new_in(&std::env::temp_dir(), prefix)
+    }
+
+    pub fn new_in(base: &Path, prefix: &str) -> Result<Self> {
+        let p = base.join(format!("{prefix}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&p);
         std::fs::create_dir_all(&p).with_context(|| format!("creating {}", p.display()))?;
         Ok(Self(p))

@@ -169,6 +169,25 @@ struct {
 	__type(value, __u8);
 } burst_seen SEC(".maps") __weak;
 
+/*
+ * The item this CPU counted last, and its window: a process reading the same file again
+ * and again (a service polling /etc/hostname) is answered here, without the two LRU
+ * lookups of burst_add. Only skips what burst_seen would also call "already counted".
+ */
+struct burst_last {
+	__u64 item;
+	__u64 window_start;
+	__u32 tgid;
+	__u32 detector;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct burst_last);
+} burst_last_counted SEC(".maps") __weak;
+
 /* Commands counted as discovery (comm of the new image), filled by the agent. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -194,7 +213,15 @@ static __always_inline __u32 burst_add(__u32 tgid, __u32 detector, __u64 item, _
 {
 	if (detector == 0 || detector >= DETECTOR_SLOTS || !cfg_burst_threshold[detector])
 		return 0;
+	__u32 d = detector & 7;
+	if (d >= DETECTOR_SLOTS)
+		return 0;
 	__u64 now = bpf_ktime_get_boot_ns();
+	__u32 zero = 0;
+	struct burst_last *last = bpf_map_lookup_elem(&burst_last_counted, &zero);
+	if (last && last->item == item && last->tgid == tgid && last->detector == d &&
+	    now - last->window_start <= cfg_burst_window_ns[d])
+		return 0; /* counted in this window already */
 	struct burst_state *st = bpf_map_lookup_elem(&bursts, &tgid);
 	if (!st) {
 		struct burst_state fresh = {};
@@ -203,9 +230,6 @@ static __always_inline __u32 burst_add(__u32 tgid, __u32 detector, __u64 item, _
 		if (!st)
 			return 0;
 	}
-	__u32 d = detector & 7;
-	if (d >= DETECTOR_SLOTS)
-		return 0;
 	if (now - st->start[d] > cfg_burst_window_ns[d]) {
 		st->start[d] = now;
 		st->count[d] = 0;
@@ -213,6 +237,12 @@ static __always_inline __u32 burst_add(__u32 tgid, __u32 detector, __u64 item, _
 	}
 	struct burst_item k = { .tgid = tgid, .detector = d, .window_start = st->start[d], .item = item };
 	__u8 one = 1;
+	if (last) {
+		last->item = item;
+		last->window_start = st->start[d];
+		last->tgid = tgid;
+		last->detector = d;
+	}
 	/* look first: a failing NOEXIST update of an LRU map still takes and returns a free node */
 	if (bpf_map_lookup_elem(&burst_seen, &k) || bpf_map_update_elem(&burst_seen, &k, &one, BPF_NOEXIST))
 		return 0; /* already counted in this window */

@@ -41,11 +41,13 @@ static __always_inline struct vigil_filter_cfg *filter_get(void)
  * Exact paths and prefixes: an LPM trie over path bytes, so one lookup answers both
  * "under this prefix" and "exactly this path" (an exact path is stored with its
  * terminating NUL). The value is a mask of vigil_file_op bits, plus the same
- * bits shifted by SEQ_SHIFT for paths a sequence rule follows (never deduplicated);
- * each entry carries the bits of the shorter prefixes that contain it, since only the
- * longest match is returned.
+ * bits shifted by SEQ_SHIFT for paths a sequence rule follows (never deduplicated), and
+ * shifted by FAIL_SHIFT for paths a rule could match when the call failed (failures are
+ * judged by those bits alone); each entry carries the bits of the shorter prefixes that
+ * contain it, since only the longest match is returned.
  */
 #define SEQ_SHIFT 16
+#define FAIL_SHIFT 32
 #define INTEREST_KEY_LEN 256
 struct interest_key {
 	__u32 prefixlen; /* in bits */
@@ -56,7 +58,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, 8192);
 	__type(key, struct interest_key);
-	__type(value, __u32);
+	__type(value, __u64);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 } file_interest SEC(".maps") __weak;
 
@@ -84,22 +86,23 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 8192);
 	__type(key, __u64);
-	__type(value, __u32);
+	__type(value, __u64);
 } file_suffixes SEC(".maps") __weak;
 
 struct suffix_ctx {
 	__u32 len;        /* bytes in interest_scratch.tail, the path's last ones */
-	__u32 op_bit;
+	__u32 pad;
+	__u64 op_bit;
 	__u64 lens;
 	__u64 first[4];
 	__u64 h;
 	bool slash;
-	__u32 hit; /* the entry's mask */
+	__u64 hit; /* the entry's mask */
 };
 
-static __always_inline __u32 suffix_hit(struct suffix_ctx *c)
+static __always_inline __u64 suffix_hit(struct suffix_ctx *c)
 {
-	__u32 *mask = bpf_map_lookup_elem(&file_suffixes, &c->h);
+	__u64 *mask = bpf_map_lookup_elem(&file_suffixes, &c->h);
 	return mask && (*mask & c->op_bit) ? *mask : 0;
 }
 
@@ -135,15 +138,21 @@ static long suffix_step(__u32 i, void *data)
 #define PATH_WANTED 1
 #define PATH_WANTED_NO_DEDUP 2 /* a sequence rule may need every repetition */
 
-static __always_inline __u32 path_verdict(__u32 mask, __u16 op)
+/* bit: an op, or an op + FAIL_SHIFT for a failed call. */
+static __always_inline __u32 path_verdict(__u64 mask, __u32 bit)
 {
-	if (!(mask & (1u << op)))
+	if (!(mask & (1ULL << (bit & 63))))
 		return PATH_UNWANTED;
-	return (mask & (1u << (op + SEQ_SHIFT))) ? PATH_WANTED_NO_DEDUP : PATH_WANTED;
+	if (bit >= FAIL_SHIFT)
+		return PATH_WANTED; /* never deduplicated: a failed call has no inode */
+	return (mask & (1ULL << ((bit + SEQ_SHIFT) & 63))) ? PATH_WANTED_NO_DEDUP : PATH_WANTED;
 }
 
-/* Does an enabled rule care about this op on the path of len bytes at off in r? */
-static __always_inline __u32 path_interesting(struct record_buf *r, __u32 off, __u32 len, __u16 op)
+/*
+ * Does an enabled rule care about the path of len bytes at off in r, for this bit (an
+ * op, or an op + FAIL_SHIFT for a failed call)?
+ */
+static __always_inline __u32 path_interesting(struct record_buf *r, __u32 off, __u32 len, __u32 bit)
 {
 	__u32 zero = 0;
 	struct interest_scratch *s = bpf_map_lookup_elem(&interest_scratch, &zero);
@@ -154,9 +163,13 @@ static __always_inline __u32 path_interesting(struct record_buf *r, __u32 off, _
 	bpf_probe_read_kernel(k->path, n & (INTEREST_KEY_LEN - 1), &r->data[off & (VIGIL_RECORD_MAX - 1)]);
 	k->path[n & (INTEREST_KEY_LEN - 1)] = 0;
 	k->prefixlen = (n + 1) * 8;
-	__u32 *mask = bpf_map_lookup_elem(&file_interest, k);
-	if (mask && (*mask & (1u << op)))
-		return path_verdict(*mask, op);
+	__u64 *mask = bpf_map_lookup_elem(&file_interest, k);
+	if (mask && (*mask & (1ULL << (bit & 63))))
+		return path_verdict(*mask, bit);
+	/* no suffix or basename pattern for this bit: nothing left to compare */
+	struct vigil_filter_cfg *fc = filter_get();
+	if (!fc || !(fc->suffix_bits & (1ULL << (bit & 63))))
+		return PATH_UNWANTED;
 
 	/* the last SUFFIX_SCAN bytes, backwards, from one copy */
 	__u32 t = len < SUFFIX_SCAN ? len : SUFFIX_SCAN;
@@ -164,17 +177,15 @@ static __always_inline __u32 path_interesting(struct record_buf *r, __u32 off, _
 		return PATH_WANTED_NO_DEDUP;
 	if (bpf_probe_read_kernel(s->tail, t, &r->data[(off + len - t) & (VIGIL_RECORD_MAX - 1)]))
 		return PATH_WANTED_NO_DEDUP;
-	struct vigil_filter_cfg *fc = filter_get();
 	struct suffix_ctx c = {
 		.len = t,
-		.op_bit = 1u << op,
-		.lens = fc ? fc->suffix_lens : 0,
-		.first = { fc ? fc->suffix_first[0] : 0, fc ? fc->suffix_first[1] : 0, fc ? fc->suffix_first[2] : 0,
-			   fc ? fc->suffix_first[3] : 0 },
+		.op_bit = 1ULL << (bit & 63),
+		.lens = fc->suffix_lens,
+		.first = { fc->suffix_first[0], fc->suffix_first[1], fc->suffix_first[2], fc->suffix_first[3] },
 		.h = FNV_OFFSET,
 	};
 	bpf_loop(SUFFIX_SCAN, suffix_step, &c, 0);
-	return path_verdict(c.hit, op);
+	return path_verdict(c.hit, bit);
 }
 
 /*
@@ -369,6 +380,20 @@ static __always_inline bool file_op_reported(__u16 op)
 {
 	struct vigil_filter_cfg *fc = filter_get();
 	return fc && (fc->file_op_mask & (1u << op));
+}
+
+/* Could a rule match a failed call of this op? */
+static __always_inline bool file_failure_reported(__u16 op)
+{
+	struct vigil_filter_cfg *fc = filter_get();
+	return fc && (fc->file_fail_mask & (1u << op));
+}
+
+/* ... only on paths of interest to such a rule? */
+static __always_inline bool file_failure_path_filtered(__u16 op)
+{
+	struct vigil_filter_cfg *fc = filter_get();
+	return fc && (fc->file_fail_path_mask & (1u << op));
 }
 
 static __always_inline bool file_op_path_filtered(__u16 op)

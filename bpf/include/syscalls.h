@@ -24,6 +24,22 @@ struct {
 	__type(value, __u32);
 } sys_exit_tails SEC(".maps") __weak;
 
+/*
+ * The syscalls that have a handler in sys_exit_tails, one bit each, kept equal to the
+ * table by the agent. The dispatcher tests it before anything else that costs: most
+ * syscalls a host makes (read, write, poll, ...) have no handler and leave right there.
+ */
+struct watched_syscalls {
+	__u64 bits[SYSCALL_TABLE_SIZE / 64];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct watched_syscalls);
+} watched_syscalls SEC(".maps") __weak;
+
 /* x86_64 syscall ABI: arguments in di, si, dx, r10, r8, r9. */
 #define SC_ARG0(regs) ((regs)->di)
 #define SC_ARG1(regs) ((regs)->si)

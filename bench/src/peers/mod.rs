@@ -160,6 +160,14 @@ impl Session {
         Ok(s)
     }
 
+    /// The vigil process of a vigil configuration.
+    pub fn agent_pid(&self) -> Option<u32> {
+        match self {
+            Session::Vigil(v) => Some(v.child.pid()),
+            _ => None,
+        }
+    }
+
     /// An error if the agent or peer is gone.
     pub fn check_alive(&mut self) -> Result<()> {
         let (m, tail) = match self {

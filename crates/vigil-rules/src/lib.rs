@@ -29,6 +29,7 @@ pub mod interest;
 mod lexer;
 mod loader;
 mod matcher;
+mod outcome;
 mod output;
 mod parser;
 pub mod ratelimit;

@@ -624,6 +624,23 @@ impl RuleSet {
         interest::summarise(conds.into_iter())
     }
 
+    /// Could an enabled rule match a failed call of `evt_type`? `returns_fd`: the call
+    /// returns an fd (then `fd.num` of a failure is -1). See the `outcome` module.
+    pub fn may_match_failed(&self, evt_type: &str, returns_fd: bool) -> bool {
+        self.rules_matching_failed(evt_type, returns_fd).next().is_some()
+    }
+
+    /// The enabled rules that could match a failed call of `evt_type` (for `vigil rules
+    /// explain`: why failures of a call are reported).
+    pub fn rules_matching_failed<'a>(&'a self, evt_type: &'a str, returns_fd: bool) -> impl Iterator<Item = &'a Rule> {
+        self.rules.iter().filter(move |r| {
+            r.enabled
+                && r.conditions()
+                    .into_iter()
+                    .any(|c| crate::outcome::may_match_failed(c, evt_type, returns_fd))
+        })
+    }
+
     /// Shares the rule set with an engine.
     pub fn into_shared(self) -> Arc<RuleSet> {
         Arc::new(self)

@@ -102,6 +102,10 @@ fn always_net() -> impl Iterator<Item = u16> {
 /// Op bits shifted by this mark paths a sequence rule follows (filter.h SEQ_SHIFT).
 pub const SEQ_SHIFT: u16 = 16;
 
+/// Op bits shifted by this mark paths a rule could match when the call failed
+/// (filter.h FAIL_SHIFT): a failed call is judged by them alone.
+pub const FAIL_SHIFT: u16 = 32;
+
 /// Longest prefix or exact path the LPM trie holds (INTEREST_KEY_LEN - 1).
 const LPM_MAX: usize = 255;
 /// Longest suffix the kernel's backward scan covers (SUFFIX_SCAN).
@@ -124,6 +128,10 @@ pub struct KernelFilter {
     /// rule follows, or only on the paths in `sequence_paths` (those are never deduplicated).
     pub dedup_file_ops: BTreeSet<u16>,
     pub dedup_net: BTreeSet<u16>,
+    /// What the kernel reports of failed calls, per file operation: what the rules that
+    /// could match a failure want (most rules ask for success). An operation not listed
+    /// has its failures dropped before the kernel reads a path.
+    pub failed_ops: BTreeMap<u16, OpFilter>,
     pub sequence_paths: BTreeMap<u16, PathPatterns>,
 }
 
@@ -135,13 +143,17 @@ pub struct CompiledMaps {
     pub net_emit_mask: u32,
     pub file_dedup_mask: u32,
     pub net_dedup_mask: u32,
+    pub file_fail_mask: u32,
+    pub file_fail_path_mask: u32,
+    /// Bit b of the path masks (an op, or its failure bit) has suffix or basename patterns.
+    pub suffix_bits: u64,
     pub suffix_lens: u64,
     /// Bit b: some suffix pattern starts with byte b (the kernel looks a suffix up only there).
     pub suffix_first: [u64; 4],
     /// LPM keys: (prefix length in bits, bytes), with their op masks.
-    pub lpm: BTreeMap<(u32, Vec<u8>), u32>,
+    pub lpm: BTreeMap<(u32, Vec<u8>), u64>,
     /// Backward FNV-1a hashes of suffixes and "/basename", with their op masks.
-    pub suffixes: BTreeMap<u64, u32>,
+    pub suffixes: BTreeMap<u64, u64>,
 }
 
 /// The name of a vigil_file_op.
@@ -177,6 +189,41 @@ fn net_name(bit: u16) -> &'static str {
         EMIT_DNS_QUERY => "dns_query",
         EMIT_DNS_RESPONSE => "dns_response",
         _ => "?",
+    }
+}
+
+/// Writes one op's path patterns into the maps under `bit` (an op, or op + FAIL_SHIFT).
+fn add_patterns(m: &mut CompiledMaps, p: &PathPatterns, bit: u16) {
+    let mask = 1u64 << bit;
+    for e in &p.exact {
+        *m.lpm.entry(exact_key(e)).or_default() |= mask;
+    }
+    for pre in &p.prefixes {
+        *m.lpm.entry(prefix_key(pre)).or_default() |= mask;
+    }
+    for s in &p.suffixes {
+        let b = s.as_bytes();
+        let b = &b[b.len().saturating_sub(SUFFIX_MAX)..];
+        if b.is_empty() {
+            continue;
+        }
+        m.suffix_lens |= 1u64 << (b.len() - 1);
+        m.suffix_first[usize::from(b[0] >> 6)] |= 1u64 << (b[0] & 63);
+        m.suffix_bits |= mask;
+        *m.suffixes.entry(fnv1a_backward(b)).or_default() |= mask;
+    }
+    for base in &p.basenames {
+        let mut b = Vec::with_capacity(base.len() + 1);
+        b.push(b'/');
+        b.extend_from_slice(base.as_bytes());
+        if b.len() > SUFFIX_MAX {
+            // the scan never reaches this '/': compare the tail as a suffix
+            b.drain(..b.len() - SUFFIX_MAX);
+            m.suffix_lens |= 1u64 << (SUFFIX_MAX - 1);
+            m.suffix_first[usize::from(b[0] >> 6)] |= 1u64 << (b[0] & 63);
+        }
+        m.suffix_bits |= mask;
+        *m.suffixes.entry(fnv1a_backward(&b)).or_default() |= mask;
     }
 }
 
@@ -263,6 +310,10 @@ impl KernelFilter {
             dedup_window_ns: 0,
             dedup_file_ops: BTreeSet::new(),
             dedup_net: BTreeSet::new(),
+            failed_ops: all_file_ops()
+                .into_iter()
+                .map(|op| (op, OpFilter::Everything))
+                .collect(),
             sequence_paths: BTreeMap::new(),
         }
     }
@@ -270,11 +321,20 @@ impl KernelFilter {
     /// Compiles the rules' answers: `want(evt_type)` for every event type the sensor
     /// produces, and `sequence_want(evt_type)` for what the sequence rules alone want
     /// (their events are never deduplicated: a sequence may need every repetition).
-    pub fn compile(want: impl Fn(&str) -> Want, sequence_want: impl Fn(&str) -> Want, dedup_window_ns: u64) -> Self {
+    ///
+    /// `failure_want(evt_type)`: what the rules that could match a failed call of this
+    /// type want of it.
+    pub fn compile(
+        want: impl Fn(&str) -> Want,
+        sequence_want: impl Fn(&str) -> Want,
+        failure_want: impl Fn(&str) -> Want,
+        dedup_window_ns: u64,
+    ) -> Self {
         let mut file_ops = file_ops_of(&want);
         let sequence_ops = file_ops_of(&sequence_want);
+        let mut failed_ops = file_ops_of(&failure_want);
         // Patterns the kernel cannot compare make their operation fully reported.
-        for f in file_ops.values_mut() {
+        for f in file_ops.values_mut().chain(failed_ops.values_mut()) {
             if let OpFilter::Paths(p) = f {
                 if p.exact.iter().chain(&p.prefixes).any(|s| !s.starts_with('/')) {
                     *f = OpFilter::Everything;
@@ -336,6 +396,7 @@ impl KernelFilter {
             dedup_file_ops,
             dedup_net,
             sequence_paths,
+            failed_ops,
         }
     }
 
@@ -343,41 +404,21 @@ impl KernelFilter {
     pub fn maps(&self) -> CompiledMaps {
         let mut m = CompiledMaps::default();
         for (&op, f) in &self.file_ops {
-            let bit = 1u32 << op;
-            m.file_op_mask |= bit;
-            let OpFilter::Paths(p) = f else { continue };
-            m.file_path_mask |= bit;
-            for e in &p.exact {
-                *m.lpm.entry(exact_key(e)).or_default() |= bit;
+            m.file_op_mask |= 1u32 << op;
+            if let OpFilter::Paths(p) = f {
+                m.file_path_mask |= 1u32 << op;
+                add_patterns(&mut m, p, op);
             }
-            for pre in &p.prefixes {
-                *m.lpm.entry(prefix_key(pre)).or_default() |= bit;
-            }
-            for s in &p.suffixes {
-                let b = s.as_bytes();
-                let b = &b[b.len().saturating_sub(SUFFIX_MAX)..];
-                if b.is_empty() {
-                    continue;
-                }
-                m.suffix_lens |= 1u64 << (b.len() - 1);
-                m.suffix_first[usize::from(b[0] >> 6)] |= 1u64 << (b[0] & 63);
-                *m.suffixes.entry(fnv1a_backward(b)).or_default() |= bit;
-            }
-            for base in &p.basenames {
-                let mut b = Vec::with_capacity(base.len() + 1);
-                b.push(b'/');
-                b.extend_from_slice(base.as_bytes());
-                if b.len() > SUFFIX_MAX {
-                    // the scan never reaches this '/': compare the tail as a suffix
-                    b.drain(..b.len() - SUFFIX_MAX);
-                    m.suffix_lens |= 1u64 << (SUFFIX_MAX - 1);
-                    m.suffix_first[usize::from(b[0] >> 6)] |= 1u64 << (b[0] & 63);
-                }
-                *m.suffixes.entry(fnv1a_backward(&b)).or_default() |= bit;
+        }
+        for (&op, f) in &self.failed_ops {
+            m.file_fail_mask |= 1u32 << op;
+            if let OpFilter::Paths(p) = f {
+                m.file_fail_path_mask |= 1u32 << op;
+                add_patterns(&mut m, p, op + FAIL_SHIFT);
             }
         }
         for (&op, p) in &self.sequence_paths {
-            let bit = 1u32 << (op + SEQ_SHIFT);
+            let bit = 1u64 << (op + SEQ_SHIFT);
             for key in p
                 .exact
                 .iter()
@@ -389,7 +430,7 @@ impl KernelFilter {
         }
         // The trie answers with the longest match only: each entry also carries what the
         // shorter prefixes containing it ask for.
-        let prefixes: Vec<((u32, Vec<u8>), u32)> = m
+        let prefixes: Vec<((u32, Vec<u8>), u64)> = m
             .lpm
             .iter()
             .filter(|((_, k), _)| k.last() != Some(&0))
@@ -435,6 +476,18 @@ impl KernelFilter {
             list(&mut s, "prefixes", &p.prefixes);
             list(&mut s, "basenames", &p.basenames);
             list(&mut s, "suffixes", &p.suffixes);
+        }
+        let _ = writeln!(
+            s,
+            "\nFailed file calls reported (for the rules that could match a failure):"
+        );
+        for op in all_file_ops() {
+            let line = match self.failed_ops.get(&op) {
+                None => "not reported".to_string(),
+                Some(OpFilter::Everything) => "every failure".to_string(),
+                Some(OpFilter::Paths(p)) => format!("only on paths of interest ({} patterns)", count(p)),
+            };
+            let _ = writeln!(s, "  {:<13} {line}", op_name(op));
         }
         let net: Vec<&str> = self.net_records.iter().map(|b| net_name(*b)).collect();
         let _ = writeln!(s, "\nNetwork and DNS records reported: {}", net.join(", "));
@@ -505,6 +558,7 @@ mod tests {
                 _ => Want::Nothing,
             },
             |_| Want::Nothing,
+            |_| Want::Everything,
             0,
         );
         let OpFilter::Paths(p) = &f.file_ops[&file_op::OPEN] else {
@@ -532,6 +586,7 @@ mod tests {
                 _ => Want::Nothing,
             },
             |_| Want::Nothing,
+            |_| Want::Everything,
             0,
         );
         assert_eq!(f.file_ops[&file_op::OPEN], OpFilter::Everything);
@@ -546,10 +601,11 @@ mod tests {
                 _ => Want::Nothing,
             },
             |_| Want::Nothing,
+            |_| Want::Everything,
             0,
         );
         let m = f.maps();
-        let bit = 1u32 << file_op::OPEN;
+        let bit = 1u64 << file_op::OPEN;
         assert_eq!(m.lpm.get(&(12 * 8, b"/etc/shadow\0".to_vec())), Some(&bit));
         assert_eq!(m.lpm.get(&(12 * 8, b"/etc/cron.d/".to_vec())), Some(&bit));
         assert_eq!(m.suffixes.get(&fnv1a_backward(b"/id_rsa")), Some(&bit));
@@ -557,7 +613,11 @@ mod tests {
         // suffixes are looked up at their lengths; basenames at the last '/'
         assert_eq!(m.suffix_lens, 1 << 3);
         assert_eq!(m.suffix_first, [1 << b'.', 0, 0, 0]);
-        assert_eq!(m.file_path_mask, bit);
+        assert_eq!(u64::from(m.file_path_mask), bit);
+        // failures: wanted for every open, on any path; suffixes only for successes
+        assert_eq!(u64::from(m.file_fail_mask) & bit, bit);
+        assert_eq!(m.file_fail_path_mask & (1 << file_op::OPEN), 0);
+        assert_eq!(m.suffix_bits, bit);
     }
 
     #[test]
@@ -569,6 +629,7 @@ mod tests {
                 _ => Want::Nothing,
             },
             |_| Want::Nothing,
+            |_| Want::Everything,
             0,
         );
         let m = f.maps();
@@ -610,11 +671,12 @@ mod dedup_tests {
                 "openat" => Want::Paths(p(&[], &["/tmp/"])),
                 _ => Want::Nothing,
             },
+            |_| Want::Everything,
             1,
         );
         let m = f.maps();
-        let open = 1u32 << file_op::OPEN;
-        let seq = 1u32 << (file_op::OPEN + SEQ_SHIFT);
+        let open = 1u64 << file_op::OPEN;
+        let seq = 1u64 << (file_op::OPEN + SEQ_SHIFT);
         // an open of /tmp/x finds the exact entry first: it must still say "open, in a sequence"
         let exact = m.lpm[&(7 * 8, b"/tmp/x\0".to_vec())];
         assert_eq!(exact & (open | seq), open | seq);
@@ -634,6 +696,7 @@ mod dedup_tests {
                     Want::Nothing
                 }
             },
+            |_| Want::Everything,
             30_000_000_000,
         );
         assert!(!f.dedup_file_ops.contains(&file_op::OPEN));

@@ -32,8 +32,6 @@ pub struct SensorConfig {
     pub agent_tgid: u32,
     /// Programs not to load (by name), e.g. to run without file events.
     pub disabled_programs: BTreeSet<String>,
-    /// Each CPU wakes the reader at most this often (it also polls on its own timeout).
-    pub wakeup_interval_ns: u64,
     /// UDP ports whose traffic is parsed as DNS (up to four).
     pub dns_ports: Vec<u16>,
     /// A long flow gets a FLOW_UPDATE this often.
@@ -52,7 +50,6 @@ impl Default for SensorConfig {
             proc_table_entries: 16384,
             agent_tgid: std::process::id(),
             disabled_programs: BTreeSet::new(),
-            wakeup_interval_ns: 1_000_000,
             floor: false,
             dns_ports: vec![53],
             flow_update_ns: 30_000_000_000,
@@ -156,6 +153,9 @@ pub struct Sensor {
     pub cgroup2: Option<crate::mounts::Mount>,
     /// Tail handler of every syscall that has one (program fd), to switch them on and off.
     tail_fds: BTreeMap<&'static str, u32>,
+    /// The syscalls whose handler is in the dispatcher's table, one bit each: the
+    /// `watched_syscalls` map, which the dispatcher tests first.
+    watched: Mutex<[u64; 8]>,
     /// The kernel filter in force and its generation.
     filter: Mutex<(KernelFilter, u32)>,
 }
@@ -276,7 +276,6 @@ impl Sensor {
 
             if let Some(ro) = open.maps.rodata_data.as_deref_mut() {
                 ro.cfg_agent_tgid = cfg.agent_tgid;
-                ro.cfg_wakeup_interval_ns = cfg.wakeup_interval_ns;
                 ro.cfg_floor = u32::from(cfg.floor);
                 ro.cfg_flow_update_ns = cfg.flow_update_ns;
                 ro.cfg_udp_idle_ns = cfg.udp_idle_ns;
@@ -345,6 +344,7 @@ impl Sensor {
             report: AttachReport::default(),
             cgroup2: None,
             tail_fds: BTreeMap::new(),
+            watched: Mutex::new([0; 8]),
             filter: Mutex::new((KernelFilter::everything(), 0)),
         };
         sensor.attach_all(&disabled)?;
@@ -415,6 +415,8 @@ impl Sensor {
                                 MapFlags::ANY,
                             ) {
                                 result = HookStatus::AttachFailed(format!("{name}: {e}"));
+                            } else {
+                                self.watch(nr, true);
                             }
                         }
                         result
@@ -477,6 +479,7 @@ impl Sensor {
                 }
             })
             .collect();
+        self.write_watched()?;
         self.links = Mutex::new(links);
         self.report = AttachReport {
             hooks: reports,
@@ -536,6 +539,7 @@ impl Sensor {
         let wide = CompiledMaps {
             file_op_mask: om.file_op_mask | nm.file_op_mask,
             net_emit_mask: om.net_emit_mask | nm.net_emit_mask,
+            file_fail_mask: om.file_fail_mask | nm.file_fail_mask,
             ..CompiledMaps::default()
         };
         self.write_filter_cfg(&wide, generation, new.dedup_window_ns)?;
@@ -545,8 +549,10 @@ impl Sensor {
                 tails
                     .update(&(nr as u32).to_ne_bytes(), &fd.to_ne_bytes(), MapFlags::ANY)
                     .map_err(err)?;
+                self.watch(nr, true);
             }
         }
+        self.write_watched()?;
 
         let m = &self.skel.maps;
         for k in m.file_interest.keys().collect::<Vec<_>>() {
@@ -570,6 +576,13 @@ impl Sensor {
         }
 
         self.write_filter_cfg(&nm, generation, new.dedup_window_ns)?;
+        // The dispatcher stops calling them first, then their table entries go.
+        for sc in &new.syscalls_off {
+            if let Some(nr) = syscall_number(sc) {
+                self.watch(nr, false);
+            }
+        }
+        self.write_watched()?;
         for sc in &new.syscalls_off {
             if let Some(nr) = syscall_number(sc) {
                 // absent already is fine
@@ -609,12 +622,51 @@ impl Sensor {
             file_dedup_mask: m.file_dedup_mask,
             net_dedup_mask: m.net_dedup_mask,
             suffix_first: m.suffix_first,
+            file_fail_mask: m.file_fail_mask,
+            file_fail_path_mask: m.file_fail_path_mask,
+            suffix_bits: m.suffix_bits,
         };
         self.skel
             .maps
             .filter_cfg
             .update(&0u32.to_ne_bytes(), crate::maps::as_bytes(&cfg), MapFlags::ANY)
             .map_err(|e| SensorError::Filter(e.to_string()))
+    }
+
+    /// Marks a syscall as having (or not) a handler, in our copy of the bitmap.
+    fn watch(&self, nr: u16, on: bool) {
+        let mut w = self.watched.lock().unwrap_or_else(|p| p.into_inner());
+        let (word, bit) = (usize::from(nr / 64) % w.len(), 1u64 << (nr % 64));
+        if on {
+            w[word] |= bit;
+        } else {
+            w[word] &= !bit;
+        }
+    }
+
+    /// Writes the bitmap to the `watched_syscalls` map the dispatcher tests.
+    fn write_watched(&self) -> Result<(), SensorError> {
+        let w = *self.watched.lock().unwrap_or_else(|p| p.into_inner());
+        let value = crate::skel::types::watched_syscalls { bits: w };
+        self.skel
+            .maps
+            .watched_syscalls
+            .update(&0u32.to_ne_bytes(), crate::maps::as_bytes(&value), MapFlags::ANY)
+            .map_err(|e| SensorError::Filter(e.to_string()))
+    }
+
+    /// Tells the kernel whether the reader is about to sleep for longer than its busy poll
+    /// interval: then the next record wakes it (bpf/include/common.h, reader_state).
+    pub fn set_reader_sleeping(&self, sleeping: bool) -> Result<(), SensorError> {
+        let value = crate::skel::types::reader_state {
+            sleeping: u32::from(sleeping),
+            pad: 0,
+        };
+        self.skel
+            .maps
+            .reader_state
+            .update(&0u32.to_ne_bytes(), crate::maps::as_bytes(&value), MapFlags::ANY)
+            .map_err(|e| SensorError::RingBuffer(e.to_string()))
     }
 
     /// Entries in the kernel flow table now (for the summary: it must not grow without bound).

@@ -58,6 +58,7 @@ impl Batch {
 }
 
 pub struct EventStream<'a> {
+    sensor: &'a Sensor,
     rb: RingBuffer<'a>,
     batch: Rc<RefCell<Batch>>,
     epoll_fd: i32,
@@ -78,12 +79,36 @@ impl<'a> EventStream<'a> {
         }
         let rb = builder.build().map_err(|e| SensorError::RingBuffer(e.to_string()))?;
         let epoll_fd = rb.epoll_fd();
-        Ok(Self { rb, batch, epoll_fd })
+        Ok(Self {
+            sensor,
+            rb,
+            batch,
+            epoll_fd,
+        })
     }
 
     /// Waits up to `timeout` for records, then drains both rings into `out`.
     /// A signal interrupting the wait is a normal wake-up, not an error.
-    pub fn poll(&mut self, timeout: Duration, out: &mut Batch) -> Result<(), SensorError> {
+    ///
+    /// `sleep`: the wait is longer than the reader's busy poll interval, so the kernel is
+    /// asked to wake it for the next record (it does not otherwise: a wake-up costs the
+    /// producer an IPI). Whatever arrived before the request is drained first.
+    pub fn poll(&mut self, timeout: Duration, sleep: bool, out: &mut Batch) -> Result<(), SensorError> {
+        if sleep {
+            self.sensor.set_reader_sleeping(true)?;
+            self.drain(out)?;
+            if !out.is_empty() {
+                return self.sensor.set_reader_sleeping(false);
+            }
+        }
+        self.wait(timeout)?;
+        if sleep {
+            self.sensor.set_reader_sleeping(false)?;
+        }
+        self.drain(out)
+    }
+
+    fn wait(&mut self, timeout: Duration) -> Result<(), SensorError> {
         let mut ev = libc::epoll_event { events: 0, u64: 0 };
         let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
         // SAFETY: epoll_fd is owned by the ring buffer, ev is a valid buffer for one event.
@@ -94,7 +119,7 @@ impl<'a> EventStream<'a> {
                 return Err(SensorError::RingBuffer(err.to_string()));
             }
         }
-        self.drain(out)
+        Ok(())
     }
 
     /// Drains whatever is in the rings now, without waiting.

@@ -183,10 +183,11 @@ pub fn run(opts: RunOptions) -> Result<()> {
         if opts.duration.is_some_and(|d| started.elapsed() >= d) {
             break;
         }
-        stream.poll(timeout, &mut batch)?;
-        // Back off while nothing comes: a record that asks for a wake-up ends the wait at
-        // once whatever the timeout; only those sent without one (a burst's tail, softirq
-        // programs) wait for the timeout, and the first record resets it.
+        // While records flow the reader polls every --poll-ms and the kernel never wakes it
+        // (a wake-up costs the producer an IPI). Once nothing came for a poll it backs off
+        // and, for those longer waits, asks the kernel to wake it at the next record, so
+        // that record is read at once.
+        stream.poll(timeout, timeout > opts.poll_interval, &mut batch)?;
         timeout = if batch.is_empty() {
             (timeout * 2).min(IDLE_POLL.max(opts.poll_interval))
         } else {

@@ -121,6 +121,13 @@ pub fn rules_explain(sources: RuleSources, dedup_window_ns: u64, json: bool) -> 
         println!("{}", serde_json::to_string_pretty(&filter)?);
     } else {
         print!("{}", filter.explain());
+        let failing = crate::kernel_filter::failure_interest(&set);
+        if !failing.is_empty() {
+            println!("\nFailed file calls are reported for these rules (they could match a failure):");
+            for (ty, rules) in failing {
+                println!("  {ty}\n      {}", rules.join("\n      "));
+            }
+        }
         let broad = crate::kernel_filter::broad_interest(&set);
         if !broad.is_empty() {
             println!("\nBroad interest (what keeps the most events) and the rules asking for it:");

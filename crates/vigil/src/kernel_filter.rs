@@ -11,6 +11,9 @@ use vigil_sensor::{FilterPaths, KernelFilter, Want};
 /// Default deduplication window: the same fact from the same program crosses once per window.
 pub const DEFAULT_DEDUP_WINDOW_SECS: u64 = 30;
 
+/// The file calls whose result is an fd: `fd.num` of their failure is -1.
+const RETURNS_FD: &[&str] = &["open", "openat", "openat2", "creat", "memfd_create"];
+
 /// The kernel filter for the enabled rules of `set`.
 pub fn for_rules(set: &RuleSet, dedup_window_ns: u64) -> KernelFilter {
     let all = set.file_interest();
@@ -22,6 +25,7 @@ pub fn for_rules(set: &RuleSet, dedup_window_ns: u64) -> KernelFilter {
     KernelFilter::compile(
         |ty| want(all.for_type(ty)),
         |ty| want(sequences.for_type(ty)),
+        |ty| want(RuleSet::interest_of(set.rules_matching_failed(ty, RETURNS_FD.contains(&ty))).for_type(ty)),
         dedup_window_ns,
     )
 }
@@ -37,6 +41,20 @@ fn want(p: &PathInterest) -> Want {
             suffixes: p.suffixes.clone(),
         }),
     }
+}
+
+/// Per file call type whose failures are reported, the rules that could match a failure.
+pub fn failure_interest(set: &RuleSet) -> Vec<(&'static str, Vec<String>)> {
+    vigil_sensor::filter::file_event_types()
+        .into_keys()
+        .filter_map(|ty| {
+            let rules: Vec<String> = set
+                .rules_matching_failed(ty, RETURNS_FD.contains(&ty))
+                .map(|r| r.name.clone())
+                .collect();
+            (!rules.is_empty()).then_some((ty, rules))
+        })
+        .collect()
 }
 
 /// Broad file interest and the rules asking for it: every file event of a type, or a
@@ -137,10 +155,60 @@ mod tests {
         // opens under /tmp/ are never deduplicated, other opens may be
         assert!(f.dedup_file_ops.contains(&file_op::OPEN));
         let m = f.maps();
-        let seq_bit = 1u32 << (file_op::OPEN + vigil_sensor::filter::SEQ_SHIFT);
+        let seq_bit = 1u64 << (file_op::OPEN + vigil_sensor::filter::SEQ_SHIFT);
         assert!(m.lpm.iter().any(|((_, k), v)| k == b"/tmp/" && v & seq_bit != 0));
         // the sequence follows connect: connects all cross; sockets may still be deduplicated
         assert!(!f.dedup_net.contains(&vigil_event::abi::net_op::CONNECT));
         assert!(f.dedup_net.contains(&vigil_event::abi::net_op::SOCKET));
+    }
+
+    #[test]
+    fn failed_calls_cross_only_for_the_rules_that_could_match_them() {
+        // every open rule asks for success: no failed open crosses
+        let f = for_rules(
+            &set(r#"
+- rule: shadow
+  desc: d
+  condition: evt.type in (open, openat) and fd.num >= 0 and fd.name = /etc/shadow
+  output: o
+  priority: ERROR
+"#),
+            1,
+        );
+        assert!(!f.failed_ops.contains_key(&file_op::OPEN));
+        assert_eq!(f.maps().file_fail_mask & (1 << file_op::OPEN), 0);
+        // a rule on attempts too: failures cross, only on its paths
+        let f = for_rules(
+            &set(r#"
+- rule: attempt
+  desc: d
+  condition: evt.type in (open, openat) and fd.name pmatch (/proc/1/ns)
+  output: o
+  priority: ERROR
+- rule: shadow
+  desc: d
+  condition: evt.type in (open, openat) and fd.num >= 0 and fd.name = /etc/shadow
+  output: o
+  priority: ERROR
+"#),
+            1,
+        );
+        let OpFilter::Paths(p) = &f.failed_ops[&file_op::OPEN] else {
+            panic!("failed opens should be path-filtered")
+        };
+        assert!(
+            p.prefixes.contains("/proc/1/ns/") && !p.exact.contains("/etc/shadow"),
+            "{p:?}"
+        );
+        let m = f.maps();
+        let fail_bit = 1u64 << (file_op::OPEN + vigil_sensor::filter::FAIL_SHIFT);
+        assert!(m
+            .lpm
+            .iter()
+            .any(|((_, k), v)| k.starts_with(b"/proc/1/ns") && v & fail_bit != 0));
+        assert!(m
+            .lpm
+            .iter()
+            .all(|((_, k), v)| !k.starts_with(b"/etc/shadow") || v & fail_bit == 0));
     }
 }

@@ -270,7 +270,6 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                     flow_update_ns: a.flow_update_secs.max(1) * 1_000_000_000,
                     udp_idle_ns: a.udp_idle_secs.max(1) * 1_000_000_000,
                     floor: a.floor,
-                    ..SensorConfig::default()
                 },
                 tree: TreeConfig {
                     grace_ns: (a.exit_grace * 1e9) as u64,

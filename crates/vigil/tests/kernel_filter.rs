@@ -58,6 +58,11 @@ fn kernel_filtering_and_dedup_do_not_change_alerts() {
     let t = runner.path().display().to_string();
     let h = home.display().to_string();
 
+    let setpriv = format!("{} --reuid=65534 --regid=65534 --clear-groups", common::need("setpriv"));
+    let vigil = std::fs::canonicalize(common::vigil_bin())
+        .expect("vigil binary")
+        .display()
+        .to_string();
     let (filtered, unfiltered) = Agent::start_pair(&[], &["--no-kernel-filter"]);
 
     let scenarios = [
@@ -87,8 +92,16 @@ fn kernel_filtering_and_dedup_do_not_change_alerts() {
         format!("cp /bin/sleep {t}/selfdel && ({t}/selfdel 1 & sleep 0.3; rm {t}/selfdel; wait)"),
         // a sequence: a FIFO in /tmp opened, then a relay exec'd by the same process
         format!("mkfifo {t}/f && sh -c 'exec 3<>{t}/f; exec nc -z 127.0.0.1 9'"),
-        // near misses the filter drops: ordinary reads and writes in ordinary places
+        // failed calls some rules want (the kernel keeps failures only on their paths): an
+        // attempt, refused, to write the agent's executable and to open pid 1's namespaces
+        format!("{setpriv} /bin/sh -c ': >> {vigil}' 2>/dev/null; true"),
+        format!("{setpriv} cat /proc/1/ns/mnt 2>/dev/null; true"),
+        // near misses the filter drops: ordinary reads and writes in ordinary places, and
+        // opens that fail along a search path
         format!("cat /etc/hostname > /dev/null && echo x > {t}/plain && cat {t}/plain > /dev/null"),
+        format!(
+            "{PY} -c 'import os\nfor i in range(200):\n  try: open(\"{t}/nope/m%d.py\" % i)\n  except OSError: pass'"
+        ),
     ];
     for s in &scenarios {
         runner.run(&["/bin/sh", "-c", s]);
@@ -107,6 +120,12 @@ fn kernel_filtering_and_dedup_do_not_change_alerts() {
         "the kernel filter changed the alerts.\nonly with the filter: {only_on:#?}\nonly without: {only_off:#?}"
     );
     let rules: BTreeSet<&str> = on.iter().map(|(r, _, _)| r.as_str()).collect();
+    for failed in ["Vigil agent executable modified", "Namespaces of pid 1 entered"] {
+        assert!(
+            rules.contains(failed),
+            "the refused attempt raised `{failed}`: {rules:#?}"
+        );
+    }
     assert!(
         rules.len() >= 8,
         "the scenarios should raise alerts from many rules for the comparison to mean something; got {rules:#?}"
