@@ -31,11 +31,14 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-pub fn run(vigil: &Path, rounds: usize) -> Result<()> {
+/// `agent_args`: more `vigil run` arguments (e.g. `--poll-ms 1`).
+pub fn run(vigil: &Path, rounds: usize, agent_args: &[String]) -> Result<()> {
     let out = std::env::temp_dir().join(format!("vigil-latency-{}.jsonl", std::process::id()));
     let _ = std::fs::remove_file(&out);
     let mut child = Command::new(vigil)
-        .args(["run", "--stats-interval", "0", "-o"])
+        .args(["run", "--stats-interval", "0"])
+        .args(agent_args)
+        .arg("-o")
         .arg(&out)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -84,6 +84,9 @@ enum Cmd {
         /// The vigil binary (default: target/release/vigil next to this one).
         #[arg(long)]
         vigil: Option<PathBuf>,
+        /// One more `vigil run` argument (repeatable), e.g. `--agent-arg=--poll-ms --agent-arg=1`.
+        #[arg(long = "agent-arg", allow_hyphen_values = true)]
+        agent_args: Vec<String>,
     },
     /// (internal) Run one workload and print its throughput.
     Workload {
@@ -112,12 +115,16 @@ fn main() -> Result<()> {
 fn real_main() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Rules { events, falco_rules } => rules_bench::run(events, Some(&falco_rules)),
-        Cmd::Latency { rounds, vigil } => {
+        Cmd::Latency {
+            rounds,
+            vigil,
+            agent_args,
+        } => {
             let vigil = match vigil {
                 Some(v) => v,
                 None => std::env::current_exe()?.with_file_name("vigil"),
             };
-            latency::run(&vigil, rounds)
+            latency::run(&vigil, rounds, &agent_args)
         }
         Cmd::Workload {
             workload,

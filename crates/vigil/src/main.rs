@@ -156,8 +156,9 @@ struct RunArgs {
     #[arg(long, default_value_t = 10)]
     stats_interval: u64,
     /// Milliseconds the reader waits for records before looking anyway while records flow
-    /// (bounds latency; an idle reader backs off to 32 ms, a wake-up ends any wait).
-    #[arg(long, default_value_t = 4)]
+    /// (bounds alert latency; the kernel does not wake a busy reader). An idle reader backs
+    /// off to 32 ms and is woken by the next record.
+    #[arg(long, default_value_t = 1)]
     poll_ms: u64,
     /// Stop after this many seconds (default: run until SIGINT/SIGTERM).
     #[arg(long)]
