@@ -19,6 +19,7 @@
 #include "sock.h"
 #include "detect.h"
 #include "filter.h"
+#include "policy.h"
 
 #define F_DUPFD_VAL 0
 #define F_DUPFD_CLOEXEC_VAL 1030
@@ -78,7 +79,8 @@ static __always_inline __u32 build_flow_record(__u8 *rec, struct flow_info *f, _
 	e->closer_pid = f->closer_pid;
 	e->newfd = 0;
 	e->path_len = 0;
-	e->pad = 0;
+	e->verdict = 0;
+	e->policy = 0;
 	__u32 flags = e->flags;
 	e->names_len = f->direction == VIGIL_NET_DIR_OUT ? put_names(rec, sizeof(*e), f->raddr, &flags) : 0;
 	e->flags = flags;
@@ -249,6 +251,8 @@ struct net_req {
 	__u16 direction;
 	__u16 pad;
 	__u32 flags;
+	__u16 verdict; /* enum vigil_verdict, from the cgroup connect hook */
+	__u16 policy;
 	struct sock_facts s;
 	const void *unix_sa; /* user sockaddr_un, for the path */
 	__u32 unix_len;
@@ -278,7 +282,8 @@ static __always_inline __u16 read_sockaddr(const void *uaddr, __u16 *port, __u8 
 
 static __noinline int net_emit(struct net_req *q)
 {
-	if (!net_record_wanted(q->op, q->hook))
+	/* a policy's verdict always crosses: every action is an alert */
+	if (!q->verdict && !net_record_wanted(q->op, q->hook))
 		return 0;
 	struct record_buf *r = record_buf_get();
 	if (!r)
@@ -305,7 +310,8 @@ static __noinline int net_emit(struct net_req *q)
 	e->bytes_out = e->bytes_in = e->pkts_out = e->pkts_in = 0;
 	e->closer_pid = 0;
 	e->newfd = q->newfd;
-	e->pad = 0;
+	e->verdict = q->verdict;
+	e->policy = q->policy;
 	__u32 flags = q->flags;
 	__u32 off = sizeof(*e);
 
@@ -449,7 +455,12 @@ int BPF_PROG(exit_connect, struct pt_regs *regs, long ret)
 		.ret = ret,
 	};
 	__builtin_memcpy(dk.addr, addr, 16);
-	if (!net_record_wanted(VIGIL_NET_CONNECT, VIGIL_HOOK_CONNECT))
+	struct policy_pending pv;
+	if (policy_take_pending(&pv)) {
+		q.verdict = pv.verdict;
+		q.policy = pv.policy;
+		net_emit(&q);
+	} else if (!net_record_wanted(VIGIL_NET_CONNECT, VIGIL_HOOK_CONNECT))
 		; /* counted as filtered */
 	else if ((family == AF_INET_VAL || family == AF_INET6_VAL) &&
 		 dedup_hit(&net_dedup, &dk, dk.tgid, false, VIGIL_NET_CONNECT))

@@ -13,6 +13,7 @@
 #include "net.h"
 #include "sock.h"
 #include "detect.h"
+#include "policy.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -111,7 +112,6 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_
 		}
 	}
 	e->pad = 0;
-	e->pad2 = 0;
 
 	/* drop and execute: was this file written recently, and by whom? */
 	struct writer_info *w = recent_writer(e->exe_dev, e->exe_ino);
@@ -185,6 +185,8 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_
 		e->prev_exe_len = put_kernel(r, off, p->exe, p->exe_len & (PROC_PATH_MAX - 1));
 	off += e->prev_exe_len;
 	e->flags = flags;
+	/* enforcement: a matching kill policy queues SIGKILL before the image runs */
+	policy_on_exec(e, task, (const char *)&r->data[exe_off & (VIGIL_RECORD_MAX - 1)], e->exe_len);
 
 	/* Refresh the table entry: identity may have changed (setuid exec), the image did. */
 	if (!p) {

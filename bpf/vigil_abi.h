@@ -42,6 +42,7 @@ enum vigil_kind {
 	VIGIL_KIND_DNS = 8,
 	VIGIL_KIND_SYSCALL = 9,   /* a rare, security-sensitive syscall (ptrace, kill, bpf, mount, ...) */
 	VIGIL_KIND_DETECTION = 10, /* a finding of an in-kernel detector (bursts) */
+	VIGIL_KIND_CGROUP = 11,   /* a cgroup made or removed in the v2 hierarchy (containers) */
 	VIGIL_KIND_TICK = 15,    /* userspace only: the agent's clock, recorded so replays reap as the live run did */
 	VIGIL_KIND_MAX = 16,
 };
@@ -78,6 +79,7 @@ enum vigil_hook {
 	VIGIL_HOOK_SENSITIVE = 24,
 	VIGIL_HOOK_DETECT = 25,
 	VIGIL_HOOK_MOUNT = 26,
+	VIGIL_HOOK_CGROUP = 27,
 	VIGIL_HOOK_MAX = 48,
 };
 
@@ -181,8 +183,9 @@ struct vigil_exec {
 	__u16 env_len;      /* NUL-separated environment */
 	__u16 cwd_len;
 	__u16 prev_exe_len; /* what the process ran before this exec */
+	__u16 verdict;      /* enum vigil_verdict: what an enforcement policy did to this exec */
+	__u16 policy;       /* the policy's slot + 1 (0: none matched) */
 	__u16 pad;
-	__u32 pad2;
 };
 _Static_assert(sizeof(struct vigil_exec) == 232, "vigil_exec layout");
 
@@ -210,6 +213,27 @@ struct vigil_cwd {
 	__u16 pad;
 };
 _Static_assert(sizeof(struct vigil_cwd) == 64, "vigil_cwd layout");
+
+/*
+ * A cgroup of the v2 hierarchy (the one bpf_get_current_cgroup_id() and every record's
+ * hdr.cgroup_id name) was made or removed. Containers get one at start: this record names
+ * the id before the container's first process runs, however short its life.
+ */
+enum vigil_cgroup_op {
+	VIGIL_CGROUP_MKDIR = 1,
+	VIGIL_CGROUP_RMDIR = 2,
+};
+
+struct vigil_cgroup {
+	struct vigil_hdr hdr;
+	__u64 id;         /* the cgroup's id (its kernfs node id, the directory's inode number) */
+	__u32 op;         /* enum vigil_cgroup_op */
+	__u32 level;      /* depth below the root */
+	__u16 path_len;   /* tail: the path below the hierarchy's root, e.g. /docker/<id> */
+	__u16 pad;
+	__u32 pad2;
+};
+_Static_assert(sizeof(struct vigil_cgroup) == 80, "vigil_cgroup layout");
 
 enum vigil_file_op {
 	VIGIL_FILE_OPEN = 1,
@@ -312,7 +336,8 @@ struct vigil_net {
 	/* string tail, in this order */
 	__u16 path_len;       /* unix socket path */
 	__u16 names_len;      /* DNS names the remote address was resolved from, NUL-separated */
-	__u32 pad;
+	__u16 verdict;        /* enum vigil_verdict: what an enforcement policy did to this call */
+	__u16 policy;         /* the policy's slot + 1 (0: none matched) */
 };
 _Static_assert(sizeof(struct vigil_net) == 184, "vigil_net layout");
 
@@ -384,6 +409,18 @@ enum vigil_detector {
 	VIGIL_DETECT_FILE_STORM = 2,      /* renames of many distinct files (ransomware-like) */
 	VIGIL_DETECT_DISCOVERY = 3,       /* many distinct discovery commands run under one parent */
 	VIGIL_DETECT_FINGERPRINT = 4,     /* many distinct host-fingerprint files read */
+	VIGIL_DETECT_SYN_SCAN = 5,        /* XDP: TCP SYNs from one source to many distinct ports (no process: pid 0) */
+};
+
+/* XDP counters (xdp_stats, per CPU). */
+enum vigil_xdp_stat {
+	VIGIL_XDP_PACKETS = 0,       /* packets the XDP program saw */
+	VIGIL_XDP_DROP_DENY = 1,     /* dropped: the source is in a deny list */
+	VIGIL_XDP_DROP_SCANNER = 2,  /* dropped: the source was caught scanning (enforce mode) */
+	VIGIL_XDP_SYN = 3,           /* TCP SYNs counted by the scan detector */
+	VIGIL_XDP_SCANS = 4,         /* scans detected */
+	VIGIL_XDP_LOST = 5,          /* detection records the ring buffer had no room for */
+	VIGIL_XDP_STAT_MAX = 8,
 };
 
 struct vigil_detection {
@@ -401,6 +438,42 @@ struct vigil_detection {
 	__u32 pad4;
 };
 _Static_assert(sizeof(struct vigil_detection) == 96, "vigil_detection layout");
+
+/*
+ * Enforcement (bpf/include/policy.h): what a policy did, carried by the record of the
+ * event it acted on (exec, connect).
+ */
+enum vigil_verdict {
+	VIGIL_VERDICT_NONE = 0,
+	VIGIL_VERDICT_KILLED = 1,     /* SIGKILL queued with bpf_send_signal: the process dies before user code runs */
+	VIGIL_VERDICT_DENIED = 2,     /* the call failed with EPERM */
+	VIGIL_VERDICT_WOULD_KILL = 3, /* audit: a policy matched and would have killed */
+	VIGIL_VERDICT_WOULD_DENY = 4, /* audit: a policy matched and would have denied */
+	VIGIL_VERDICT_EXEMPT = 5,     /* matched, but never acted on: pid 1, the agent, a kernel thread, the allowlist */
+	VIGIL_VERDICT_FAILED = 6,     /* the action failed (bpf_send_signal returned an error) */
+};
+
+/* What a policy predicate tests: the dimension byte of the policy map keys. */
+enum vigil_policy_dim {
+	VIGIL_POLICY_DIM_EXE = 0,    /* executable path: exact or prefix (policy_exes LPM) */
+	VIGIL_POLICY_DIM_NAME = 1,   /* comm */
+	VIGIL_POLICY_DIM_PNAME = 2,  /* parent's comm */
+	VIGIL_POLICY_DIM_UID = 3,
+	VIGIL_POLICY_DIM_NET = 4,    /* remote address: CIDR (policy_nets LPM) */
+	VIGIL_POLICY_DIM_PORT = 5,   /* remote port */
+	VIGIL_POLICY_DIM_DNS = 6,    /* a name the remote address was resolved from (exact) */
+	VIGIL_POLICY_DIMS = 7,
+	VIGIL_POLICY_KEY_DNS_SUFFIX = 7, /* key only: a name ending in ".suffix" (counts as DIM_DNS) */
+};
+
+enum vigil_policy_limits {
+	VIGIL_POLICY_MAX = 64,        /* policies in force at once (one bit each) */
+	VIGIL_POLICY_PATH_MAX = 255,  /* bytes of an executable path key, its NUL included (LPM data <= 256 bytes) */
+	/* policy flag bit beyond the vigil_exec_flag bits: the process is in a pid namespace of its own */
+	VIGIL_POLICY_FLAG_CONTAINER = 31,
+	/* ... and: stdin, stdout or stderr is a network socket (any of the three exec flags) */
+	VIGIL_POLICY_FLAG_STDIO_SOCKET = 30,
+};
 
 /*
  * The kernel filter the agent writes (crates/vigil-sensor/src/filter.rs compiles it
@@ -443,6 +516,7 @@ struct vigil_abi {
 	struct vigil_dns dns;
 	struct vigil_syscall syscall;
 	struct vigil_detection detection;
+	struct vigil_cgroup cgroup;
 	struct vigil_stats stats;
 	struct vigil_filter_cfg filter_cfg;
 	enum vigil_limits limits;
@@ -458,8 +532,13 @@ struct vigil_abi {
 	enum vigil_net_flag net_flag;
 	enum vigil_dns_flag dns_flag;
 	enum vigil_sys_flag sys_flag;
+	enum vigil_cgroup_op cgroup_op;
 	enum vigil_detector detector;
 	enum vigil_emit emit;
+	enum vigil_verdict verdict;
+	enum vigil_policy_dim policy_dim;
+	enum vigil_policy_limits policy_limits;
+	enum vigil_xdp_stat xdp_stat;
 };
 
 #endif /* VIGIL_ABI_H */

@@ -7,8 +7,9 @@
 #                             and what draws its chart (python3-matplotlib)
 set -euo pipefail
 
-packages=(clang-19 llvm-19 libelf-dev zlib1g-dev pkg-config make gcc bpftool git openssh-client tar
-          iproute2 python3 procps socat netcat-openbsd curl wget libcap2-bin util-linux)
+packages=(clang-19 llvm-19 libelf-dev zlib1g-dev pkg-config make gcc libc6-dev bpftool git openssh-client tar
+          iproute2 python3 procps socat netcat-openbsd curl wget libcap2-bin util-linux
+          podman runc busybox-static docker.io containerd)
 if [[ "${1:-}" == "--bench" ]]; then
     packages+=(auditd bpftrace python3-matplotlib)
 fi

@@ -66,6 +66,10 @@ enum Cmd {
         /// Skip the per-hook kernel time table (one more vigil run per workload, bpf_stats on).
         #[arg(long)]
         no_hook_stats: bool,
+        /// Run the workloads inside a podman container (the host's root under an overlay),
+        /// vigil asking podman's API about it.
+        #[arg(long)]
+        in_container: bool,
     },
     /// Rule evaluation throughput on one core (no root needed).
     Rules {
@@ -146,6 +150,7 @@ fn real_main() -> Result<()> {
             probe_ms,
             no_chart,
             no_hook_stats,
+            in_container,
         } => {
             let vigil = match vigil {
                 Some(v) => v,
@@ -174,6 +179,7 @@ fn real_main() -> Result<()> {
                 probe_interval: std::time::Duration::from_millis(probe_ms.max(10)),
                 chart: !no_chart,
                 hook_stats: !no_hook_stats,
+                in_container,
             })
         }
     }

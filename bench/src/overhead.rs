@@ -27,6 +27,59 @@ pub struct Opts {
     pub chart: bool,
     /// One more vigil run per workload with `bpf_stats` on, for the per-hook table.
     pub hook_stats: bool,
+    /// Run every workload inside a podman container (the host's root as an overlay), with
+    /// vigil asking podman's API about it.
+    pub in_container: bool,
+}
+
+/// podman options our machines need (runc: crun refuses hybrid cgroups; cgroupfs: no
+/// systemd; rlimits settable without CAP_SYS_RESOURCE), and the host's root as the
+/// container's, under an overlay so that nothing it writes lands on the host.
+const PODMAN_WORKLOAD: &[&str] = &[
+    "run",
+    "--rm",
+    "--runtime",
+    "runc",
+    "--cgroup-manager=cgroupfs",
+    "--ulimit",
+    "nofile=1024:1024",
+    "--ulimit",
+    "nproc=4096:4096",
+    "--network",
+    "host",
+    "--rootfs",
+    "/:O",
+];
+
+/// podman's API service for the run, stopped with it.
+struct PodmanService(std::process::Child);
+
+impl Drop for PodmanService {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_podman_service(sock: &Path) -> Result<PodmanService> {
+    let podman = sys::find_program("podman")
+        .context("--in-container needs podman (apt install podman runc: scripts/setup.sh)")?;
+    let child = Command::new(podman)
+        .args(["system", "service", "--time=0"])
+        .arg(format!("unix://{}", sock.display()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting podman system service")?;
+    let svc = PodmanService(child);
+    for _ in 0..600 {
+        if std::os::unix::net::UnixStream::connect(sock).is_ok() {
+            return Ok(svc);
+        }
+        sys::sleep(Duration::from_millis(50))?;
+    }
+    bail!("podman system service: no socket at {} after 30 s", sock.display())
 }
 
 /// The generated directories the workloads run in.
@@ -127,7 +180,15 @@ pub fn run(o: Opts) -> Result<()> {
     }
     sys::install_signal_handlers();
     let tmp = TempDir::new("vigil-bench")?;
-    let ctx = Ctx::new(o.vigil.clone(), tmp.0.clone(), &o.configs)?;
+    let mut ctx = Ctx::new(o.vigil.clone(), tmp.0.clone(), &o.configs)?;
+    let _podman = if o.in_container {
+        let sock = tmp.0.join("podman.sock");
+        let svc = start_podman_service(&sock)?;
+        ctx.container_socket = Some(sock);
+        Some(svc)
+    } else {
+        None
+    };
     // If auditd runs: a sentinel restores the audit state however this process ends.
     let _sentinel = if o.configs.contains(&Config::Auditd) {
         peers::recover_audit_state("a previous run did not restore the audit state")?;
@@ -252,7 +313,13 @@ fn one_run(
         _ => None,
     };
     let probe = Probe::start(o.probe_interval);
-    let mut cmd = Command::new(me);
+    let mut cmd = if o.in_container {
+        let mut c = Command::new(sys::find_program("podman").context("podman")?);
+        c.args(PODMAN_WORKLOAD).arg(me);
+        c
+    } else {
+        Command::new(me)
+    };
     cmd.args(["workload", &w.to_string(), &n.to_string()]);
     if let Some(d) = fixtures.dir_for(w) {
         cmd.arg("--dir").arg(d);
@@ -741,6 +808,7 @@ fn meta(o: &Opts, ctx: &Ctx) -> serde_json::Value {
         "iterations": o.workloads.iter().map(|w| (w.to_string(), ((w.iterations() as f64) * o.scale).round().max(1.0) as u64)).collect::<BTreeMap<_, _>>(),
         "probe_interval_ms": o.probe_interval.as_millis() as u64,
         "versions": versions,
+        "in_container": o.in_container,
         "audit_rules": peers::AUDIT_RULES,
         "bpftrace_script": peers::TRACE_BT,
     })

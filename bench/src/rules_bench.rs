@@ -165,6 +165,7 @@ fn synthetic(n: usize) -> Vec<Vec<u8>> {
                 newfd: 0,
                 unix_path: None,
                 names: vec!["github.com".into()],
+                policy: None,
             })),
             _ => Body::Exit(vigil_event::Exit {
                 status: 0,
@@ -199,6 +200,7 @@ fn measure(name: &str, rules: Arc<RuleSet>, records: &[Vec<u8>]) -> Result<Row> 
             boot_to_realtime_ns: 0,
             tree: TreeConfig::default(),
             host: None,
+            container_endpoints: Vec::new(),
         },
         Box::new(std::io::sink()),
         None,

@@ -68,6 +68,8 @@ pub struct Ctx {
     pub dir: PathBuf,
     pub auditd: Option<(PathBuf, PathBuf)>,
     pub bpftrace: Option<PathBuf>,
+    /// `--in-container`: podman's API socket, which vigil is told to ask about containers.
+    pub container_socket: Option<PathBuf>,
 }
 
 impl Ctx {
@@ -78,6 +80,7 @@ impl Ctx {
             dir,
             auditd: None,
             bpftrace: None,
+            container_socket: None,
         };
         if configs.iter().any(|c| c.is_vigil()) && !ctx.vigil.exists() {
             bail!(

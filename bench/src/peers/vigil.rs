@@ -23,6 +23,9 @@ impl VigilSession {
     pub fn start(ctx: &Ctx, config: Config) -> Result<Self> {
         let mut cmd = Command::new(&ctx.vigil);
         cmd.args(["run", "--stats-interval", "0", "--stats-file", "none"]);
+        if let Some(sock) = &ctx.container_socket {
+            cmd.arg("--container-socket").arg(format!("podman={}", sock.display()));
+        }
         match config {
             Config::Floor => {
                 cmd.arg("--floor");

@@ -69,6 +69,7 @@ abi_enum!(
         DNS = 8,
         SYSCALL = 9,
         DETECTION = 10,
+        CGROUP = 11,
         /// Userspace only: the agent's clock at a housekeeping point, so replays reap as the live run did.
         TICK = 15,
         MAX = 16,
@@ -141,6 +142,7 @@ hooks! {
     Sensitive = 24, "VIGIL_HOOK_SENSITIVE", "sensitive_syscall", kind::SYSCALL;
     Detect = 25, "VIGIL_HOOK_DETECT", "detection", kind::DETECTION;
     Mount = 26, "VIGIL_HOOK_MOUNT", "mount", kind::SYSCALL;
+    Cgroup = 27, "VIGIL_HOOK_CGROUP", "cgroup", kind::CGROUP;
 }
 
 /// Size of the per-hook statistics table (`VIGIL_HOOK_MAX`): room for new hooks.
@@ -216,12 +218,72 @@ abi_enum!(
 );
 
 abi_enum!(
+    /// `enum vigil_cgroup_op`.
+    cgroup_op: u32 = "vigil_cgroup_op", "VIGIL_CGROUP_" {
+        MKDIR = 1,
+        RMDIR = 2,
+    }
+);
+
+abi_enum!(
     /// `enum vigil_detector`.
     detector: u16 = "vigil_detector", "VIGIL_DETECT_" {
         PORT_SCAN = 1,
         FILE_STORM = 2,
         DISCOVERY = 3,
         FINGERPRINT = 4,
+        SYN_SCAN = 5,
+    }
+);
+
+abi_enum!(
+    /// What an enforcement policy did (`enum vigil_verdict`).
+    verdict: u16 = "vigil_verdict", "VIGIL_VERDICT_" {
+        NONE = 0,
+        KILLED = 1,
+        DENIED = 2,
+        WOULD_KILL = 3,
+        WOULD_DENY = 4,
+        EXEMPT = 5,
+        FAILED = 6,
+    }
+);
+
+abi_enum!(
+    /// The dimension byte of the policy map keys (`enum vigil_policy_dim`).
+    policy_dim: u8 = "vigil_policy_dim", "VIGIL_POLICY_" {
+        DIM_EXE = 0,
+        DIM_NAME = 1,
+        DIM_PNAME = 2,
+        DIM_UID = 3,
+        DIM_NET = 4,
+        DIM_PORT = 5,
+        DIM_DNS = 6,
+        DIMS = 7,
+        KEY_DNS_SUFFIX = 7,
+    }
+);
+
+abi_enum!(
+    /// `enum vigil_policy_limits`.
+    policy_limits: usize = "vigil_policy_limits", "VIGIL_POLICY_" {
+        MAX = 64,
+        PATH_MAX = 255,
+        FLAG_CONTAINER = 31,
+        FLAG_STDIO_SOCKET = 30,
+    }
+);
+
+abi_enum!(
+    /// XDP counters (`enum vigil_xdp_stat`).
+    xdp_stat: u32 = "vigil_xdp_stat", "VIGIL_XDP_" {
+        PACKETS = 0,
+        DROP_DENY = 1,
+        DROP_SCANNER = 2,
+        SYN = 3,
+        SCANS = 4,
+        LOST = 5,
+        STAT_MAX = 8,
     }
 );
 
@@ -322,6 +384,11 @@ pub const ENUMS: &[(&str, &[(&str, u64)])] = &[
     (exec_flag::C_ENUM, exec_flag::ALL),
     (sys_flag::C_ENUM, sys_flag::ALL),
     (detector::C_ENUM, detector::ALL),
+    (verdict::C_ENUM, verdict::ALL),
+    (policy_dim::C_ENUM, policy_dim::ALL),
+    (policy_limits::C_ENUM, policy_limits::ALL),
+    (xdp_stat::C_ENUM, xdp_stat::ALL),
+    (cgroup_op::C_ENUM, cgroup_op::ALL),
     (net_op::C_ENUM, net_op::ALL),
     (net_dir::C_ENUM, net_dir::ALL),
     (net_flag::C_ENUM, net_flag::ALL),
@@ -428,8 +495,9 @@ wire_struct!(
         env_len: u16,
         cwd_len: u16,
         prev_exe_len: u16,
+        verdict: u16,
+        policy: u16,
         pad: u16,
-        pad2: u32,
     }
 );
 
@@ -513,7 +581,8 @@ wire_struct!(
         newfd: u32,
         path_len: u16,
         names_len: u16,
-        pad: u32,
+        verdict: u16,
+        policy: u16,
     }
 );
 
@@ -624,6 +693,19 @@ wire_struct!(
     }
 );
 
+wire_struct!(
+    /// `struct vigil_cgroup`
+    RawCgroup = "vigil_cgroup" {
+        hdr: RawHdr,
+        id: u64,
+        op: u32,
+        level: u32,
+        path_len: u16,
+        pad: u16,
+        pad2: u32,
+    }
+);
+
 /// Every record, for the layout check: (C struct, fields, size).
 pub const RECORDS: &[(&str, Fields, usize)] = &[
     (RawHdr::C_NAME, RawHdr::FIELDS, RawHdr::SIZE),
@@ -637,6 +719,7 @@ pub const RECORDS: &[(&str, Fields, usize)] = &[
     (RawDns::C_NAME, RawDns::FIELDS, RawDns::SIZE),
     (RawSyscall::C_NAME, RawSyscall::FIELDS, RawSyscall::SIZE),
     (RawDetection::C_NAME, RawDetection::FIELDS, RawDetection::SIZE),
+    (RawCgroup::C_NAME, RawCgroup::FIELDS, RawCgroup::SIZE),
 ];
 
 impl RawExec {

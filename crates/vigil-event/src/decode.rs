@@ -11,12 +11,12 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::abi::{
-    self, kind, DnsAddrs, RawCwd, RawDetection, RawDns, RawDnsAddr, RawExec, RawExit, RawFile, RawFork, RawHdr, RawNet,
-    RawSyscall, SyscallArgs,
+    self, kind, DnsAddrs, RawCgroup, RawCwd, RawDetection, RawDns, RawDnsAddr, RawExec, RawExit, RawFile, RawFork,
+    RawHdr, RawNet, RawSyscall, SyscallArgs,
 };
 use crate::model::{
-    ip_from_raw, ip_to_raw, Body, Cwd, Detection, Dns, DnsAnswer, Endpoint, Event, Exec, Exit, File, FileOp, Fork, Net,
-    NetOp, Syscall, Text, Writer as ExeWriter, AF_INET, AF_INET6,
+    ip_from_raw, ip_to_raw, Body, Cgroup, Cwd, Detection, Dns, DnsAnswer, Endpoint, Event, Exec, Exit, File, FileOp,
+    Fork, Net, NetOp, PolicyVerdict, Syscall, Text, Writer as ExeWriter, AF_INET, AF_INET6,
 };
 use crate::wire::{Reader, Wire, Writer};
 
@@ -162,6 +162,7 @@ pub fn decode(record: &[u8]) -> Result<Event, DecodeError> {
                     comm: Text::from_c(&raw.writer_comm),
                     ktime: raw.written_ktime,
                 }),
+                policy: PolicyVerdict::from_raw(raw.policy, raw.verdict),
             });
             if hdr.kind == kind::EXEC {
                 Body::Exec(exec)
@@ -255,6 +256,7 @@ pub fn decode(record: &[u8]) -> Result<Event, DecodeError> {
                 newfd: raw.newfd,
                 unix_path: (!path.is_empty()).then(|| Text::new(path)),
                 names: Text::split_nul(names),
+                policy: PolicyVerdict::from_raw(raw.policy, raw.verdict),
             }))
         }
         kind::DNS => {
@@ -305,6 +307,16 @@ pub fn decode(record: &[u8]) -> Result<Event, DecodeError> {
                 window_start_ktime: raw.window_start_ktime,
                 window_ns: raw.window_ns,
                 sample: Text::new(sample),
+            }))
+        }
+        kind::CGROUP => {
+            let raw: RawCgroup = fixed(&mut r)?;
+            let [path] = tail(&mut r, [raw.path_len])?;
+            Body::Cgroup(Box::new(Cgroup {
+                id: raw.id,
+                removed: raw.op == abi::cgroup_op::RMDIR,
+                level: raw.level,
+                path: Text::new(path),
             }))
         }
         kind::TICK => {
@@ -496,8 +508,9 @@ pub fn encode(ev: &Event) -> Vec<u8> {
                 env_len: len16(&tails[4]),
                 cwd_len: len16(&tails[5]),
                 prev_exe_len: len16(&tails[6]),
+                verdict: PolicyVerdict::to_raw(x.policy).1,
+                policy: PolicyVerdict::to_raw(x.policy).0,
                 pad: 0,
-                pad2: 0,
             }
             .write(&mut w);
         }
@@ -594,7 +607,8 @@ pub fn encode(ev: &Event) -> Vec<u8> {
                 newfd: n.newfd,
                 path_len: len16(&tails[0]),
                 names_len: len16(&tails[1]),
-                pad: 0,
+                verdict: PolicyVerdict::to_raw(n.policy).1,
+                policy: PolicyVerdict::to_raw(n.policy).0,
             }
             .write(&mut w);
         }
@@ -635,6 +649,24 @@ pub fn encode(ev: &Event) -> Vec<u8> {
                 sample_len: len16(&tails[0]),
                 pad3: 0,
                 pad4: 0,
+            }
+            .write(&mut w);
+        }
+        Body::Cgroup(c) => {
+            hdr.kind = kind::CGROUP;
+            tails = vec![c.path.as_bytes().to_vec()];
+            RawCgroup {
+                hdr,
+                id: c.id,
+                op: if c.removed {
+                    abi::cgroup_op::RMDIR
+                } else {
+                    abi::cgroup_op::MKDIR
+                },
+                level: c.level,
+                path_len: len16(&tails[0]),
+                pad: 0,
+                pad2: 0,
             }
             .write(&mut w);
         }

@@ -139,6 +139,8 @@ pub enum Body {
     Dns(Box<Dns>),
     Syscall(Box<Syscall>),
     Detection(Box<Detection>),
+    /// A cgroup made or removed (containers start and end with one).
+    Cgroup(Box<Cgroup>),
     /// The agent's housekeeping clock (`ktime` of the event); not something a process did.
     Tick,
 }
@@ -156,6 +158,7 @@ impl Body {
             Body::Dns(_) => "dns",
             Body::Syscall(_) => "syscall",
             Body::Detection(_) => "detection",
+            Body::Cgroup(_) => "cgroup",
             Body::Tick => "tick",
         }
     }
@@ -193,6 +196,51 @@ pub struct Exec {
     pub stdio_peer: Option<Endpoint>,
     /// The process that wrote the executable shortly before it ran (drop and execute).
     pub writer: Option<Writer>,
+    /// What an enforcement policy did to this exec.
+    pub policy: Option<PolicyVerdict>,
+}
+
+/// What an enforcement policy decided in the kernel (`bpf/include/policy.h`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PolicyVerdict {
+    /// The policy's slot in the set in force (the agent maps it to its rule).
+    pub slot: u16,
+    /// `abi::verdict::*`.
+    pub verdict: u16,
+}
+
+impl PolicyVerdict {
+    /// From a record's `policy` (slot + 1, 0 for none) and `verdict` fields.
+    pub fn from_raw(policy: u16, verdict: u16) -> Option<PolicyVerdict> {
+        (policy != 0).then(|| PolicyVerdict {
+            slot: policy - 1,
+            verdict,
+        })
+    }
+
+    /// (policy, verdict) fields of a record.
+    pub fn to_raw(v: Option<PolicyVerdict>) -> (u16, u16) {
+        v.map_or((0, 0), |v| (v.slot + 1, v.verdict))
+    }
+
+    /// What happened, in words: `killed`, `denied`, `would kill`, ...
+    pub fn result(&self) -> &'static str {
+        use crate::abi::verdict as v;
+        match self.verdict {
+            v::KILLED => "killed",
+            v::DENIED => "denied",
+            v::WOULD_KILL => "would kill",
+            v::WOULD_DENY => "would deny",
+            v::EXEMPT => "exempt",
+            v::FAILED => "failed",
+            _ => "none",
+        }
+    }
+
+    /// The policy acted (the process was killed or the call failed).
+    pub fn acted(&self) -> bool {
+        matches!(self.verdict, crate::abi::verdict::KILLED | crate::abi::verdict::DENIED)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -224,6 +272,17 @@ impl Syscall {
     }
 }
 
+/// A cgroup of the v2 hierarchy, made (`mkdir`) or removed (`rmdir`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cgroup {
+    /// The id every record's `cgroup_id` names.
+    pub id: u64,
+    pub removed: bool,
+    pub level: u32,
+    /// Below the hierarchy's root: `/libpod_parent/libpod-<id>`.
+    pub path: Text,
+}
+
 /// What an in-kernel burst detector found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Detection {
@@ -244,14 +303,20 @@ impl Detection {
             FILE_STORM => "file_storm",
             DISCOVERY => "discovery_burst",
             FINGERPRINT => "fingerprint_burst",
+            SYN_SCAN => "syn_scan",
             _ => "unknown",
         }
     }
 
-    /// The sample as text: port scans carry (family, port, address) in binary.
+    /// The sample as text: scans carry (family, port, address) in binary (for an XDP SYN
+    /// scan: the scanner's address and the port that crossed the threshold).
     pub fn sample_text(&self) -> String {
         let b = self.sample.as_bytes();
-        if self.detector == crate::abi::detector::PORT_SCAN && b.len() >= 20 {
+        let scan = matches!(
+            self.detector,
+            crate::abi::detector::PORT_SCAN | crate::abi::detector::SYN_SCAN
+        );
+        if scan && b.len() >= 20 {
             let family = u16::from_le_bytes([b[0], b[1]]);
             let port = u16::from_le_bytes([b[2], b[3]]);
             let mut addr = [0u8; 16];
@@ -523,6 +588,8 @@ pub struct Net {
     pub unix_path: Option<Text>,
     /// DNS names the remote address was resolved from (the name asked first).
     pub names: Vec<Text>,
+    /// What an enforcement policy did to this connect.
+    pub policy: Option<PolicyVerdict>,
 }
 
 impl Net {

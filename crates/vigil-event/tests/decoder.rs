@@ -103,6 +103,11 @@ fn samples() -> Vec<Event> {
             newfd: 0,
             unix_path: None,
             names: vec!["api.example.com".into(), "edge.example.net".into()],
+            // a connect a policy denied: the verdict travels with the record
+            policy: Some(vigil_event::model::PolicyVerdict {
+                slot: 3,
+                verdict: vigil_event::abi::verdict::DENIED,
+            }),
         }))),
         event(Body::Net(Box::new(Net {
             op: NetOp::Connect,
@@ -128,6 +133,7 @@ fn samples() -> Vec<Event> {
             newfd: 0,
             unix_path: Some("/var/run/docker.sock".into()),
             names: vec![],
+            policy: None,
         }))),
         event(Body::Dns(Box::new(Dns {
             id: 7,

@@ -259,13 +259,13 @@ impl ProcessTree {
                 }
             }
             Body::Tick => self.reap(ev.ktime),
-            Body::File(_) | Body::Net(_) | Body::Dns(_) | Body::Syscall(_) | Body::Detection(_) => {}
+            Body::File(_) | Body::Net(_) | Body::Dns(_) | Body::Syscall(_) | Body::Detection(_) | Body::Cgroup(_) => {}
         }
         match self.procs.get(&ev.pid) {
             Some(p) => Some(Arc::clone(p)),
             None => {
                 // DNS answers and flow ends can come from no known process (softirq, pid 0).
-                if ev.pid != 0 && !matches!(ev.body, Body::Exit(_) | Body::Fork(_) | Body::Tick) {
+                if ev.pid != 0 && !matches!(ev.body, Body::Exit(_) | Body::Fork(_) | Body::Tick | Body::Cgroup(_)) {
                     self.stats.unknown_pid += 1;
                 }
                 None

@@ -275,6 +275,7 @@ catalogue! {
     ProcExeWriterUid = "proc.exe_writer_uid", Uint, None, One, true, "Vigil: uid of the process that wrote the executable shortly before it ran.";
     ProcExeWrittenAgo = "proc.exe_written_ago", Duration, None, One, true, "Vigil: nanoseconds between the write of the executable and its execution.";
     ProcExeDeleted = "proc.exe_deleted", Bool, None, One, true, "Vigil: true if the executable file was deleted after the process started (or was already unlinked).";
+    ProcExeSameAsParent = "proc.exe_same_as_parent", Bool, None, One, true, "Vigil: true if the executable is the very file (device and inode) the parent runs: a program re-executing itself, as runc does through a sealed copy of its own binary.";
     ProcInterpreter = "proc.interpreter", String, None, One, true, "Vigil: for scripts run through a `#!` line, the interpreter path; empty otherwise.";
     ProcIsSecureexec = "proc.is_secureexec", Bool, None, One, true, "Vigil: true if the exec changed privileges (setuid/setgid/file capabilities), i.e. AT_SECURE was set.";
 
@@ -348,52 +349,52 @@ catalogue! {
     TargetPid = "target.pid", Int, None, One, true, "Vigil: the process a syscall acts on (ptrace, kill, tkill, tgkill, process_vm_readv/writev).";
     TargetName = "target.name", String, None, One, true, "Vigil: the name of the process a syscall acts on, when the kernel knows it.";
     TargetIsVigil = "target.is_vigil", Bool, None, One, true, "Vigil: true if a syscall (a signal, ptrace) targets the Vigil agent itself.";
-    DetectionKind = "detection.kind", String, None, One, true, "Vigil: which in-kernel burst detector fired: port_scan, file_storm, discovery_burst, fingerprint_burst (also the event type).";
+    DetectionKind = "detection.kind", String, None, One, true, "Vigil: which in-kernel burst detector fired: port_scan, file_storm, discovery_burst, fingerprint_burst, syn_scan (XDP, no process) (also the event type).";
     DetectionCount = "detection.count", Uint, None, One, true, "Vigil: distinct items (targets, files, commands) counted in the window when the threshold was crossed.";
     DetectionThreshold = "detection.threshold", Uint, None, One, true, "Vigil: the detector's threshold of distinct items.";
     DetectionWindow = "detection.window", Duration, None, One, true, "Vigil: the detector's window, nanoseconds.";
     DetectionSample = "detection.sample", String, None, One, true, "Vigil: the item that crossed the threshold: `addr:port` for scans, a path, or a command.";
 
     // ---- containers (Falco container plugin) -------------------------------
-    ContainerId = "container.id", String, None, One, true, "Short (12 character) container id, or `host` for processes outside containers. Vigil derives it from the cgroup path.";
-    ContainerFullId = "container.full_id", String, None, One, true, "Full container id, or `host`.";
-    ContainerName = "container.name", String, None, One, false, "Container name from the runtime. Not collected by Vigil.";
-    ContainerImage = "container.image", String, None, One, false, "Container image name with tag (`nginx:1.25`). Not collected by Vigil.";
-    ContainerImageId = "container.image.id", String, None, One, false, "Container image id. Not collected by Vigil.";
-    ContainerImageRepository = "container.image.repository", String, None, One, false, "Container image repository (`docker.io/library/nginx`). Not collected by Vigil.";
-    ContainerImageTag = "container.image.tag", String, None, One, false, "Container image tag. Not collected by Vigil.";
-    ContainerImageDigest = "container.image.digest", String, None, One, false, "Container image digest. Not collected by Vigil.";
-    ContainerType = "container.type", String, None, One, false, "Container runtime (`docker`, `containerd`, `cri-o`, `podman`, ...). Not collected by Vigil.";
-    ContainerPrivileged = "container.privileged", Bool, None, One, false, "True if the container runs privileged. Not collected by Vigil.";
-    ContainerMounts = "container.mounts", String, None, List, false, "All mounts of the container (`source:dest:mode:rdwr:propagation`). Not collected by Vigil.";
+    ContainerId = "container.id", String, None, One, true, "Short (12 character) container id, or `host` for processes outside containers. From the cgroup the kernel reports with every event.";
+    ContainerFullId = "container.full_id", String, None, One, true, "Full (64 character) container id, or `host`.";
+    ContainerName = "container.name", String, None, One, true, "Container name, from the runtime (docker, podman).";
+    ContainerImage = "container.image", String, None, One, true, "Container image as the container was created from (`nginx:1.25`), from the runtime.";
+    ContainerImageId = "container.image.id", String, None, One, true, "Container image id (`sha256:...`), from the runtime.";
+    ContainerImageRepository = "container.image.repository", String, None, One, true, "Container image repository (`docker.io/library/nginx`), from the runtime.";
+    ContainerImageTag = "container.image.tag", String, None, One, true, "Container image tag (empty when the image was named without one).";
+    ContainerImageDigest = "container.image.digest", String, None, One, true, "Container image digest, when the runtime knows it.";
+    ContainerType = "container.type", String, None, One, true, "Container runtime (`docker`, `podman`, `containerd`, `cri-o`, or `cri` for a pod's container whose runtime the cgroup does not tell).";
+    ContainerPrivileged = "container.privileged", Bool, None, One, true, "True if the container runs privileged.";
+    ContainerMounts = "container.mounts", String, None, List, true, "All mounts of the container (`source:dest:mode:rdwr:propagation`).";
     ContainerMount = "container.mount", String, Name, One, false, "One mount, by index or destination glob (`container.mount[/etc*]`). Not collected by Vigil.";
-    ContainerMountSource = "container.mount.source", String, Name, One, false, "Source of the mount whose destination matches the argument. Not collected by Vigil.";
-    ContainerMountDest = "container.mount.dest", String, Name, One, false, "Destination of the mount whose source matches the argument (`container.mount.dest[/var/run/docker.sock]`). Not collected by Vigil.";
+    ContainerMountSource = "container.mount.source", String, Name, One, true, "Source of the mount whose destination matches the argument (exact, or a prefix ending in `*`).";
+    ContainerMountDest = "container.mount.dest", String, Name, One, true, "Destination of the mount whose source matches the argument (`container.mount.dest[/var/run/docker.sock]`).";
     ContainerMountMode = "container.mount.mode", String, Name, One, false, "Mode of a mount. Not collected by Vigil.";
     ContainerMountRdwr = "container.mount.rdwr", String, Name, One, false, "Whether a mount is read-write. Not collected by Vigil.";
     ContainerMountPropagation = "container.mount.propagation", String, Name, One, false, "Propagation of a mount. Not collected by Vigil.";
-    ContainerStartTs = "container.start_ts", Timestamp, None, One, false, "Container start time, nanoseconds since the epoch. Not collected by Vigil.";
-    ContainerDuration = "container.duration", Duration, None, One, false, "Nanoseconds since the container started. Not collected by Vigil.";
-    ContainerIp = "container.ip", IpAddr, None, One, false, "Container's main IP address. Not collected by Vigil.";
+    ContainerStartTs = "container.start_ts", Timestamp, None, One, true, "Container start time, nanoseconds since the epoch.";
+    ContainerDuration = "container.duration", Duration, None, One, true, "Nanoseconds since the container started.";
+    ContainerIp = "container.ip", IpAddr, None, One, true, "Container's main IP address (bridge networks).";
     ContainerCniJson = "container.cni.json", String, None, One, false, "Container CNI result as JSON. Not collected by Vigil.";
-    ContainerHostPid = "container.host_pid", Bool, None, One, false, "True if the container shares the host PID namespace. Not collected by Vigil.";
-    ContainerHostNetwork = "container.host_network", Bool, None, One, false, "True if the container shares the host network namespace. Not collected by Vigil.";
-    ContainerHostIpc = "container.host_ipc", Bool, None, One, false, "True if the container shares the host IPC namespace. Not collected by Vigil.";
-    ContainerUser = "container.user", String, None, One, false, "User the container was started as. Not collected by Vigil.";
-    ContainerLabel = "container.label", String, Name, One, false, "One container label (`container.label[app]`). Not collected by Vigil.";
-    ContainerLabels = "container.labels", String, None, One, false, "All container labels (`k:v, k:v`). Not collected by Vigil.";
+    ContainerHostPid = "container.host_pid", Bool, None, One, true, "True if the container shares the host PID namespace.";
+    ContainerHostNetwork = "container.host_network", Bool, None, One, true, "True if the container shares the host network namespace.";
+    ContainerHostIpc = "container.host_ipc", Bool, None, One, true, "True if the container shares the host IPC namespace.";
+    ContainerUser = "container.user", String, None, One, true, "User the container was started as (empty: the image's default).";
+    ContainerLabel = "container.label", String, Name, One, true, "One container label (`container.label[app]`).";
+    ContainerLabels = "container.labels", String, None, One, true, "All container labels (`k:v, k:v`).";
 
     // ---- Kubernetes (container / k8smeta plugins) ----------------------------
-    K8sNsName = "k8s.ns.name", String, None, One, false, "Kubernetes namespace of the pod. Not collected by Vigil.";
-    K8sPodName = "k8s.pod.name", String, None, One, false, "Kubernetes pod name. Not collected by Vigil.";
-    K8sPodId = "k8s.pod.id", String, None, One, false, "Kubernetes pod UID (legacy name). Not collected by Vigil.";
-    K8sPodUid = "k8s.pod.uid", String, None, One, false, "Kubernetes pod UID. Not collected by Vigil.";
-    K8sPodLabel = "k8s.pod.label", String, Name, One, false, "One pod label (`k8s.pod.label[app]`). Not collected by Vigil.";
-    K8sPodLabels = "k8s.pod.labels", String, None, One, false, "All pod labels. Not collected by Vigil.";
+    K8sNsName = "k8s.ns.name", String, None, One, true, "Kubernetes namespace of the pod (from the kubelet's `io.kubernetes.pod.namespace` label).";
+    K8sPodName = "k8s.pod.name", String, None, One, true, "Kubernetes pod name (from the kubelet's `io.kubernetes.pod.name` label).";
+    K8sPodId = "k8s.pod.id", String, None, One, true, "Kubernetes pod UID (legacy name).";
+    K8sPodUid = "k8s.pod.uid", String, None, One, true, "Kubernetes pod UID (the kubelet's label, or the pod's cgroup).";
+    K8sPodLabel = "k8s.pod.label", String, Name, One, true, "One pod label (`k8s.pod.label[app]`).";
+    K8sPodLabels = "k8s.pod.labels", String, None, One, true, "All pod labels (`k:v, k:v`).";
     K8sPodIp = "k8s.pod.ip", IpAddr, None, One, false, "Pod IP address. Not collected by Vigil.";
     K8sPodCniJson = "k8s.pod.cni.json", String, None, One, false, "Pod CNI result as JSON. Not collected by Vigil.";
-    K8sPodSandboxId = "k8s.pod.sandbox_id", String, None, One, false, "Short id of the pod sandbox. Not collected by Vigil.";
-    K8sPodFullSandboxId = "k8s.pod.full_sandbox_id", String, None, One, false, "Full id of the pod sandbox. Not collected by Vigil.";
+    K8sPodSandboxId = "k8s.pod.sandbox_id", String, None, One, true, "Short id of the pod sandbox.";
+    K8sPodFullSandboxId = "k8s.pod.full_sandbox_id", String, None, One, true, "Full id of the pod sandbox.";
 }
 
 impl Field {

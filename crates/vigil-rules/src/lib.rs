@@ -15,6 +15,8 @@
 //! * Evaluation: [`Engine`] (stateful), [`Rule::matches`] (stateless).
 //! * Introspection: [`Rule`], [`Condition`] (public compiled tree),
 //!   [`EvtTypes`], [`RuleSet::file_interest`] → [`Interest`].
+//! * Enforcement: a rule's `action` ([`Action`]) and its condition as kernel
+//!   [`Policy`]s ([`policy::compile`]).
 
 mod ast;
 mod compile;
@@ -32,6 +34,7 @@ mod matcher;
 mod outcome;
 mod output;
 mod parser;
+pub mod policy;
 pub mod ratelimit;
 mod ruleset;
 pub mod sequence;
@@ -48,6 +51,7 @@ pub use fields::{Field, FieldArg, FieldDef, FieldRef, FieldType};
 pub use interest::{Interest, PathInterest, PathPatterns};
 pub use loader::parse_duration;
 pub use output::OutputTemplate;
+pub use policy::{Action, Policy};
 pub use ratelimit::{RateLimit, RateLimitSetting, Scope};
 pub use ruleset::{
     load_files, load_str, LoadOptions, LoadReport, Loader, Priority, Rule, RuleKind, RuleSet, SkippedRule,

@@ -18,6 +18,7 @@ use crate::interest::{self, Interest};
 use crate::loader::{self, Collection, RuleDef, Text, SYSCALL_SOURCE};
 use crate::matcher::FxHashMap;
 use crate::output::OutputTemplate;
+use crate::policy::{self, Action, Policy};
 use crate::ratelimit::RateLimitSetting;
 use crate::sequence::{Sequence, Step};
 use crate::source;
@@ -107,6 +108,12 @@ pub struct Rule {
     /// Fields the rule uses (condition, exceptions, output, sequence keys)
     /// that the host does not populate.
     pub unavailable_fields: Vec<String>,
+    /// `alert`, or the action the kernel takes (`kill`, `deny`) through `policies`.
+    pub action: Action,
+    /// False (`enforce: false`): the policies report what they would do, and act on nothing.
+    pub enforce: bool,
+    /// The condition as kernel policies (one per alternative), for rules with an action.
+    pub policies: Vec<Policy>,
 }
 
 impl Rule {
@@ -315,6 +322,23 @@ impl Loader {
             }
             comp.check_unused_macros();
         }
+        // Every enabled policy is one bit in the kernel.
+        let mut bits = 0;
+        for r in rules.iter().filter(|r| r.enabled) {
+            bits += r.policies.len();
+            if bits > policy::MAX_POLICIES {
+                diag.error(
+                    &r.file,
+                    r.position,
+                    format!(
+                        "rule `{}`: more than {} enforcement policies in force (each alternative of an acting rule's condition is one)",
+                        r.name,
+                        policy::MAX_POLICIES
+                    ),
+                );
+                break;
+            }
+        }
         // A macro shared by a skip-if-unknown-filter rule and another rule may
         // report the same problem twice.
         let mut seen = std::collections::HashSet::new();
@@ -461,6 +485,36 @@ fn compile_rule_inner(
     };
     let output = output?;
     exceptions?;
+    let policies = match (&kind, def.action) {
+        (_, Action::Alert) => Vec::new(),
+        (RuleKind::Sequence(_), a) => {
+            comp.diag.error(
+                &def.action_origin.file,
+                def.action_origin.pos,
+                format!(
+                    "rule `{}`: `action: {}` needs a condition rule (a sequence is decided in userspace)",
+                    def.name,
+                    a.as_str()
+                ),
+            );
+            return Err(Failed);
+        }
+        (RuleKind::Condition(c), a) => match policy::compile(c) {
+            Ok(p) => p,
+            Err(e) => {
+                comp.diag.error(
+                    &def.action_origin.file,
+                    def.action_origin.pos,
+                    format!(
+                        "rule `{}`: `action: {}` is decided in the kernel, which cannot decide {e}",
+                        def.name,
+                        a.as_str()
+                    ),
+                );
+                return Err(Failed);
+            }
+        },
+    };
     if def.warn_evttypes && def.enabled && matches!(types, EvtTypes::AllExcept(_)) {
         comp.warn(
             &def.origin,
@@ -501,6 +555,9 @@ fn compile_rule_inner(
         file: def.origin.file.to_string(),
         position: def.origin.pos,
         unavailable_fields: unavailable,
+        action: def.action,
+        enforce: def.enforce,
+        policies,
     })
 }
 

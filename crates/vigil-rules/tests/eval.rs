@@ -337,21 +337,17 @@ fn output_formatting() {
 
 #[test]
 fn unavailable_fields_are_false_and_reported() {
-    let y =
-        one_rule("evt.type = execve and not container.image.repository in (nginx) and not k8s.ns.name = kube-system");
+    let y = one_rule("evt.type = execve and not proc.vpgid.name in (nginx) and not proc.stdin.name = kube-system");
     let rs = rules(&y);
     // Even if the host had the value, the check is false (and `not` true).
-    let e = proc_ev().s("container.image.repository", "nginx");
+    let e = proc_ev().s("proc.vpgid.name", "nginx");
     assert!(rs.rule("r").unwrap().matches(&e));
     let rep = rs.report();
-    assert_eq!(
-        rep.unavailable_fields["container.image.repository"],
-        vec!["r".to_string()]
-    );
-    assert!(rep.unavailable_fields.contains_key("k8s.ns.name"));
+    assert_eq!(rep.unavailable_fields["proc.vpgid.name"], vec!["r".to_string()]);
+    assert!(rep.unavailable_fields.contains_key("proc.stdin.name"));
     // A host that populates it can say so.
     let rs = Loader::new(LoadOptions {
-        available: vec![Field::ContainerImageRepository],
+        available: vec![Field::ProcVpgidName],
         ..LoadOptions::default()
     })
     .add_str("t.yaml", &y)
@@ -359,7 +355,7 @@ fn unavailable_fields_are_false_and_reported() {
     .unwrap();
     assert!(!rs.rule("r").unwrap().matches(&e));
     // Evaluation of a rule depending only on an unavailable field: never indexed.
-    let rs = rules(&one_rule("container.image.repository = x"));
+    let rs = rules(&one_rule("proc.vpgid.name = x"));
     assert!(rs.rule("r").unwrap().evt_types.is_empty());
 }
 

@@ -208,6 +208,7 @@ fn read_process(dir: &Path, pid: u32, now: u64, peers: &HashMap<u64, Endpoint>) 
             prev_exe: None,
             stdio_peer,
             writer: None,
+            policy: None,
         })),
     })
 }

@@ -25,6 +25,11 @@ pub enum Attach {
     Periodic,
     /// A cgroup skb program on the root cgroup v2 ("ingress" or "egress").
     CgroupSkb(&'static str),
+    /// A cgroup sock_addr program on the root cgroup v2 ("connect4", "connect6"):
+    /// network policies (a connect it denies fails with EPERM).
+    CgroupSockAddr(&'static str),
+    /// XDP on each interface the agent is told to guard (`--xdp IFACE`).
+    Xdp,
 }
 
 /// A feature group: programs that only make sense together.
@@ -33,6 +38,8 @@ pub enum Group {
     Process,
     Files,
     Network,
+    Containers,
+    Enforcement,
     Seed,
 }
 
@@ -42,6 +49,8 @@ impl Group {
             Group::Process => "process",
             Group::Files => "files",
             Group::Network => "network",
+            Group::Containers => "containers",
+            Group::Enforcement => "enforcement",
             Group::Seed => "seed",
         }
     }
@@ -461,6 +470,36 @@ pub const HOOKS: &[HookSpec] = &[
         what: "incoming packets: DNS answers",
     },
     HookSpec {
+        program: "policy_connect4",
+        group: Group::Enforcement,
+        attach: Attach::CgroupSockAddr("connect4"),
+        stats: None,
+        need: Need::Optional,
+        always_runs: false,
+        events: &[],
+        what: "network policies: IPv4 connects a policy denies fail with EPERM",
+    },
+    HookSpec {
+        program: "policy_connect6",
+        group: Group::Enforcement,
+        attach: Attach::CgroupSockAddr("connect6"),
+        stats: None,
+        need: Need::Optional,
+        always_runs: false,
+        events: &[],
+        what: "network policies: IPv6 connects a policy denies fail with EPERM",
+    },
+    HookSpec {
+        program: "xdp_guard",
+        group: Group::Enforcement,
+        attach: Attach::Xdp,
+        stats: None,
+        need: Need::Optional,
+        always_runs: false,
+        events: &[],
+        what: "packets on guarded interfaces: deny lists, SYN-scan detection and drop",
+    },
+    HookSpec {
         program: "sweep_flows",
         group: Group::Network,
         attach: Attach::Periodic,
@@ -503,6 +542,27 @@ pub const HOOKS: &[HookSpec] = &[
         what: "mounts, both mount(2) and the new mount API (fsopen, fsmount, open_tree, move_mount, ...)",
     },
     HookSpec {
+        program: "handle_cgroup_mkdir",
+        group: Group::Containers,
+        attach: Attach::TpBtf("cgroup_mkdir"),
+        stats: Some(Hook::Cgroup),
+        need: Need::Optional,
+        always_runs: true,
+        events: &[e("cgroup_mkdir", Always)],
+        what: "cgroups made (a container's, before its first process runs; without it, containers are found by rescanning /sys/fs/cgroup and one that ends first stays unnamed)",
+    },
+    HookSpec {
+        program: "handle_cgroup_rmdir",
+        group: Group::Containers,
+        attach: Attach::TpBtf("cgroup_rmdir"),
+        // counts in handle_cgroup_mkdir's slot (one slot, one owner)
+        stats: None,
+        need: Need::Optional,
+        always_runs: true,
+        events: &[e("cgroup_rmdir", Always)],
+        what: "cgroups removed (when a container ended)",
+    },
+    HookSpec {
         program: "seed_proc_table",
         group: Group::Seed,
         attach: Attach::Iter("task"),
@@ -537,6 +597,8 @@ pub fn markdown_table() -> String {
             Attach::Iter(i) => format!("`iter/{i}` (once)"),
             Attach::Periodic => "`syscall` (run by the agent)".to_string(),
             Attach::CgroupSkb(d) => format!("`cgroup_skb/{d}`"),
+            Attach::CgroupSockAddr(d) => format!("`cgroup/{d}`"),
+            Attach::Xdp => "`xdp` (each `--xdp` interface)".to_string(),
         };
         let need = match h.need {
             Need::Required => "required",

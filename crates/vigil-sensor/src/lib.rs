@@ -3,6 +3,7 @@
 //! - [`hooks`]: the hook table: each BPF program, where it attaches, what it produces;
 //! - [`sensor`]: loads the object, attaches every hook the kernel allows, reports the rest;
 //! - [`stream`]: drains the ring buffers into time-ordered batches of raw records;
+//! - [`policy`]: enforcement policies and XDP, written into the kernel's maps;
 //! - [`stats`]: the per-hook, per-CPU counters kept in the kernel;
 //! - [`probe`]: what this kernel supports, for `vigil doctor`;
 //! - [`mounts`]: tracefs, bpffs, securityfs, mounted when a hook needs them;
@@ -16,6 +17,7 @@ pub mod filter;
 pub mod hooks;
 mod maps;
 pub mod mounts;
+pub mod policy;
 pub mod probe;
 pub mod sensor;
 pub mod stats;

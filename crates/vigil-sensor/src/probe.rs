@@ -174,6 +174,12 @@ fn probe_type(prog_type: sys::bpf_prog_type) -> Result<String, String> {
     }
 }
 
+/// Does this kernel load BPF LSM programs (`deny` as -EPERM from a security hook)? Tried
+/// for real: on kernels like ours the LSM is listed but programs are refused (EPERM).
+pub fn lsm_programs_load() -> bool {
+    try_load(sys::BPF_PROG_TYPE_LSM, Some((sys::BPF_LSM_MAC, "file_open"))).is_ok()
+}
+
 /// Program and map types Vigil uses or could use, each tried for real.
 pub fn program_types() -> Vec<Check> {
     let kprobe_pmu = Path::new("/sys/bus/event_source/devices/kprobe/type").exists();

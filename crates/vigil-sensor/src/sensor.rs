@@ -40,6 +40,8 @@ pub struct SensorConfig {
     pub udp_idle_ns: u64,
     /// Benchmark floor: every program attached but returning at once (no events at all).
     pub floor: bool,
+    /// XDP: the interfaces to guard and the SYN-scan detector's settings.
+    pub xdp: crate::policy::XdpConfig,
 }
 
 impl Default for SensorConfig {
@@ -54,6 +56,7 @@ impl Default for SensorConfig {
             dns_ports: vec![53],
             flow_update_ns: 30_000_000_000,
             udp_idle_ns: 60_000_000_000,
+            xdp: crate::policy::XdpConfig::default(),
         }
     }
 }
@@ -65,6 +68,8 @@ pub enum HookStatus {
     Attached,
     /// Turned off on purpose (`--disable-program`).
     Disabled,
+    /// Loaded, but nothing asked for it to be attached (XDP without `--xdp IFACE`).
+    Unused,
     /// This kernel does not offer it: the program type or attach point is refused
     /// before any verification (EPERM, EOPNOTSUPP, or a missing attach target).
     Refused(String),
@@ -84,6 +89,7 @@ impl HookStatus {
         match self {
             HookStatus::Attached => "",
             HookStatus::Disabled => "disabled with --disable-program",
+            HookStatus::Unused => "not asked for (XDP attaches to the interfaces --xdp names)",
             HookStatus::Refused(r) | HookStatus::LoadFailed(r) | HookStatus::AttachFailed(r) => r,
         }
     }
@@ -93,6 +99,7 @@ impl HookStatus {
         match self {
             HookStatus::Attached => "attached",
             HookStatus::Disabled => "disabled",
+            HookStatus::Unused => "unused",
             HookStatus::Refused(_) => "refused by this kernel",
             HookStatus::LoadFailed(_) | HookStatus::AttachFailed(_) => "failed",
         }
@@ -124,9 +131,11 @@ impl AttachReport {
         self.hooks.iter().filter(|h| h.status == HookStatus::Attached).count()
     }
 
-    /// Hooks that are not attached, for whatever reason.
+    /// Hooks that are not attached, for whatever reason (unused ones aside).
     pub fn missing(&self) -> impl Iterator<Item = &HookReport> {
-        self.hooks.iter().filter(|h| h.status != HookStatus::Attached)
+        self.hooks
+            .iter()
+            .filter(|h| !matches!(h.status, HookStatus::Attached | HookStatus::Unused))
     }
 
     /// Required hooks that are not attached: the agent cannot run.
@@ -158,6 +167,10 @@ pub struct Sensor {
     watched: Mutex<[u64; 8]>,
     /// The kernel filter in force and its generation.
     filter: Mutex<(KernelFilter, u32)>,
+    /// The generation of the policies in force (bpf/include/policy.h).
+    pub(crate) policy_gen: Mutex<u32>,
+    /// Interfaces XDP is attached to.
+    pub xdp_interfaces: Vec<String>,
 }
 
 /// libbpf's log, captured while loading so a failure can name the program and the reason.
@@ -279,6 +292,10 @@ impl Sensor {
                 ro.cfg_floor = u32::from(cfg.floor);
                 ro.cfg_flow_update_ns = cfg.flow_update_ns;
                 ro.cfg_udp_idle_ns = cfg.udp_idle_ns;
+                ro.cfg_xdp_scan_ports = cfg.xdp.scan_ports;
+                ro.cfg_xdp_scan_window_ns = cfg.xdp.scan_window_ns;
+                ro.cfg_xdp_ban_ns = cfg.xdp.ban_ns;
+                ro.cfg_xdp_scan_drop = u32::from(cfg.xdp.scan_drop);
                 for (slot, port) in ro
                     .cfg_dns_ports
                     .iter_mut()
@@ -346,23 +363,25 @@ impl Sensor {
             tail_fds: BTreeMap::new(),
             watched: Mutex::new([0; 8]),
             filter: Mutex::new((KernelFilter::everything(), 0)),
+            policy_gen: Mutex::new(0),
+            xdp_interfaces: Vec::new(),
         };
-        sensor.attach_all(&disabled)?;
+        sensor.attach_all(&disabled, cfg)?;
         Ok(sensor)
     }
 
-    fn attach_all(&mut self, disabled: &BTreeMap<String, HookStatus>) -> Result<(), SensorError> {
+    fn attach_all(&mut self, disabled: &BTreeMap<String, HookStatus>, cfg: &SensorConfig) -> Result<(), SensorError> {
         // Report everything until the rules narrow it down.
         self.write_filter_cfg(&KernelFilter::everything().maps(), 0, 0)?;
         let mut links = Vec::new();
         let mut hooks = Vec::new();
         let mut seeded = 0;
         let mut dispatcher_ok = false;
+        let mut xdp_interfaces = Vec::new();
         // cgroup skb programs attach to the root of the cgroup v2 hierarchy (mounted if missing).
-        let cgroup = if HOOKS
-            .iter()
-            .any(|p| matches!(p.attach, Attach::CgroupSkb(_)) && !disabled.contains_key(p.program))
-        {
+        let cgroup = if HOOKS.iter().any(|p| {
+            matches!(p.attach, Attach::CgroupSkb(_) | Attach::CgroupSockAddr(_)) && !disabled.contains_key(p.program)
+        }) {
             match crate::mounts::ensure("cgroup2", "/run/vigil/cgroup2") {
                 Ok(m) => {
                     if let crate::mounts::Mount::Mounted(p) = &m {
@@ -421,7 +440,8 @@ impl Sensor {
                         }
                         result
                     }
-                    Attach::CgroupSkb(_) => match &cgroup {
+                    Attach::Xdp => crate::policy::attach_xdp(&prog, &cfg.xdp, &mut links, &mut xdp_interfaces),
+                    Attach::CgroupSkb(_) | Attach::CgroupSockAddr(_) => match &cgroup {
                         Ok(dir) => {
                             use std::os::fd::AsRawFd;
                             match prog.attach_cgroup(dir.as_raw_fd()) {
@@ -480,6 +500,7 @@ impl Sensor {
             })
             .collect();
         self.write_watched()?;
+        self.xdp_interfaces = xdp_interfaces;
         self.links = Mutex::new(links);
         self.report = AttachReport {
             hooks: reports,
@@ -692,6 +713,8 @@ pub(crate) fn describe(h: &hooks::HookSpec) -> String {
         Attach::Iter(what) => format!("iter/{what}"),
         Attach::Periodic => "syscall (run by the agent)".to_string(),
         Attach::CgroupSkb(dir) => format!("cgroup_skb/{dir}"),
+        Attach::CgroupSockAddr(what) => format!("cgroup/{what}"),
+        Attach::Xdp => "xdp".to_string(),
     }
 }
 

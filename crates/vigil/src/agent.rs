@@ -37,6 +37,14 @@ pub struct RunOptions {
     pub tree: vigil_proctree::TreeConfig,
     pub rules: RuleSources,
     pub engine: vigil_rules::EngineConfig,
+    /// Container runtimes asked about containers (empty: ids from cgroups only).
+    pub container_endpoints: Vec<vigil_container::Endpoint>,
+    /// Rules with an action act, or only report (audit).
+    pub enforcement: crate::enforcement::Mode,
+    /// Executables never acted on.
+    pub allow_exe: Vec<String>,
+    /// Sources XDP drops.
+    pub xdp_deny: Vec<(std::net::IpAddr, u8)>,
 }
 
 /// Signals turned into flags the loop checks (a signal also interrupts its wait).
@@ -73,6 +81,49 @@ struct Summary<'a> {
     /// Optional hooks the agent runs without, with why and what is not seen.
     hooks_missing: Vec<&'a vigil_sensor::HookReport>,
     userspace: &'a PipelineStats,
+    /// Enforcement: matches per policy (rule), exempt and audit matches included.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    policies: Vec<PolicyHits>,
+    /// XDP counters, when it guards interfaces.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    xdp: Option<vigil_sensor::policy::XdpStats>,
+}
+
+#[derive(Serialize)]
+struct PolicyHits {
+    slot: usize,
+    rule: String,
+    matches: u64,
+}
+
+/// One cgroup record per cgroup that exists at start (the kernel reports the ones made
+/// from now on), so that containers already running are named, in a recording too, and
+/// no event's cgroup id sends the agent rescanning the tree.
+fn cgroup_snapshot() -> Vec<Vec<u8>> {
+    let Some(root) = vigil_container::cgroup_v2_root(Path::new("/")) else {
+        return Vec::new();
+    };
+    let now = boot_time_ns();
+    vigil_container::registry::scan_cgroup_tree(&root)
+        .into_iter()
+        .map(|(id, path)| {
+            vigil_event::encode(&vigil_event::Event {
+                ktime: now,
+                pid: 0,
+                tid: 0,
+                uid: 0,
+                gid: 0,
+                cgroup_id: 0,
+                comm: vigil_event::Text::new(b"cgroup-snapshot".to_vec()),
+                body: vigil_event::Body::Cgroup(Box::new(vigil_event::model::Cgroup {
+                    id,
+                    removed: false,
+                    level: path.matches('/').count() as u32,
+                    path: vigil_event::Text::new(path.into_bytes()),
+                })),
+            })
+        })
+        .collect()
 }
 
 /// The longest wait for records when none came in the last polls: an idle agent wakes
@@ -142,6 +193,31 @@ pub fn run(opts: RunOptions) -> Result<()> {
     }
     feed_detectors(&sensor, &rules.set);
     apply_kernel_filter(&sensor, &rules.set, &opts);
+    apply_policies(&sensor, &rules.set, &opts, true);
+    if !sensor.xdp_interfaces.is_empty() {
+        sensor.set_xdp_deny(&opts.xdp_deny)?;
+        eprintln!(
+            "vigil: xdp on {}: {} deny entries, SYN-scan detector {}",
+            sensor.xdp_interfaces.join(", "),
+            opts.xdp_deny.len(),
+            if opts.sensor.xdp.scan_ports == 0 {
+                "off".to_string()
+            } else {
+                format!(
+                    "at {} ports in {:.1}s{}",
+                    opts.sensor.xdp.scan_ports,
+                    opts.sensor.xdp.scan_window_ns as f64 / 1e9,
+                    if opts.sensor.xdp.scan_drop {
+                        ", scanners dropped"
+                    } else {
+                        ", report only"
+                    }
+                )
+            }
+        );
+    } else if !opts.xdp_deny.is_empty() {
+        anyhow::bail!("--xdp-deny needs an interface to guard (--xdp IFACE), and XDP attached to it");
+    }
     let mut stream = EventStream::new(&sensor)?;
     let mut pipeline = Pipeline::new(
         PipelineConfig {
@@ -151,6 +227,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
             boot_to_realtime_ns: offset,
             tree: opts.tree.clone(),
             host: None,
+            container_endpoints: opts.container_endpoints.clone(),
         },
         out,
         recorder,
@@ -158,7 +235,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
 
     // Hooks are attached: what /proc says now plus the events from here on leave no gap.
     let snap = snapshot(std::path::Path::new("/proc"));
-    for rec in &snap {
+    for rec in cgroup_snapshot().iter().chain(&snap) {
         pipeline.process_record(rec)?;
     }
     rules.watch().context("starting the rule watcher")?;
@@ -188,7 +265,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
         // and, for those longer waits, asks the kernel to wake it at the next record, so
         // that record is read at once.
         stream.poll(timeout, timeout > opts.poll_interval, &mut batch)?;
-        timeout = if batch.is_empty() {
+        timeout = if batch.is_empty() && !pipeline.holding() {
             (timeout * 2).min(IDLE_POLL.max(opts.poll_interval))
         } else {
             opts.poll_interval
@@ -197,6 +274,9 @@ pub fn run(opts: RunOptions) -> Result<()> {
             for rec in batch.iter() {
                 pipeline.process_record(rec)?;
             }
+            pipeline.flush()?;
+        } else if pipeline.holding() {
+            // events waiting for a container runtime's answer: release them when it came
             pipeline.flush()?;
         }
         if signals.reload.swap(false, Ordering::Relaxed) {
@@ -210,6 +290,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
                 pipeline.set_rules(Arc::clone(&set));
                 feed_detectors(&sensor, &set);
                 apply_kernel_filter(&sensor, &set, &opts);
+                apply_policies(&sensor, &set, &opts, false);
                 eprintln!("vigil: rules reloaded: {} rules", set.rules().len());
             }
             // One write, so a reader never sees the header without its errors.
@@ -228,7 +309,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
             if let Some(path) = &opts.stats_file {
                 let kernel = sensor.kernel_stats()?;
                 let user = pipeline.stats();
-                let s = summary(&sensor, &kernel, &user, started, opts.kernel_filter);
+                let s = summary(&sensor, &kernel, &user, started, &opts, pipeline.policy_slots());
                 if let Err(e) = write_stats_file(path, &s) {
                     if !stats_file_warned {
                         eprintln!("vigil: warning: cannot write {}: {e:#}", path.display());
@@ -254,10 +335,10 @@ pub fn run(opts: RunOptions) -> Result<()> {
     for rec in batch.iter() {
         pipeline.process_record(rec)?;
     }
-    pipeline.flush()?;
+    pipeline.finish()?;
     let kernel = sensor.kernel_stats()?;
     let user = pipeline.stats();
-    let summary = summary(&sensor, &kernel, &user, started, opts.kernel_filter);
+    let summary = summary(&sensor, &kernel, &user, started, &opts, pipeline.policy_slots());
     eprintln!("summary: {}", serde_json::to_string(&summary)?);
     if let Some(path) = &opts.stats_file {
         let _ = std::fs::remove_file(path);
@@ -287,8 +368,11 @@ fn summary<'a>(
     kernel: &'a KernelStats,
     user: &'a PipelineStats,
     started: Instant,
-    kernel_filter: bool,
+    opts: &RunOptions,
+    slots: &[crate::enforcement::PolicySlot],
 ) -> Summary<'a> {
+    let kernel_filter = opts.kernel_filter;
+    let xdp_deny_entries = opts.xdp_deny.len();
     Summary {
         pid: std::process::id(),
         uptime_secs: started.elapsed().as_secs_f64(),
@@ -299,6 +383,19 @@ fn summary<'a>(
         flows_tracked: sensor.flows_tracked(),
         hooks_missing: sensor.report.missing().collect(),
         userspace: user,
+        policies: {
+            let hits = sensor.policy_hits();
+            slots
+                .iter()
+                .enumerate()
+                .map(|(slot, s)| PolicyHits {
+                    slot,
+                    rule: s.rule.clone(),
+                    matches: hits.get(slot).copied().unwrap_or(0),
+                })
+                .collect()
+        },
+        xdp: (!sensor.xdp_interfaces.is_empty()).then(|| sensor.xdp_stats(xdp_deny_entries)),
     }
 }
 
@@ -323,6 +420,44 @@ fn apply_kernel_filter(sensor: &Sensor, set: &vigil_rules::RuleSet, opts: &RunOp
     if let Err(e) = sensor.set_filter(&filter) {
         eprintln!(
             "vigil: warning: the new kernel filter is not applied (the kernel keeps sending more, never less): {e}"
+        );
+    }
+}
+
+/// Writes the rules' enforcement policies into the kernel (atomically replacing the
+/// previous ones) and says what they can do on this kernel.
+fn apply_policies(sensor: &Sensor, set: &vigil_rules::RuleSet, opts: &RunOptions, at_start: bool) {
+    use crate::enforcement;
+    let slots = enforcement::slots(set);
+    let tables = enforcement::tables(&slots, opts.enforcement, &opts.allow_exe);
+    if let Err(e) = sensor.set_policies(&tables) {
+        eprintln!("vigil: error: enforcement policies not applied (the previous ones stay in force): {e}");
+        return;
+    }
+    if slots.is_empty() {
+        return;
+    }
+    let rules: std::collections::BTreeSet<&str> = slots.iter().map(|s| s.rule.as_str()).collect();
+    let lsm = vigil_sensor::probe::lsm_programs_load();
+    eprintln!(
+        "vigil: enforcement{}: {} policies from {} rules, mode {}; exec: SIGKILL at sched_process_exec (BPF LSM is {}{})",
+        if at_start { "" } else { " reloaded" },
+        slots.len(),
+        rules.len(),
+        match opts.enforcement {
+            enforcement::Mode::Enforce => "enforce",
+            enforcement::Mode::Audit => "audit (reports only)",
+        },
+        if lsm { "available but not used yet" } else { "refused by this kernel" },
+        if lsm { "" } else { ": `deny` at exec is a kill" },
+    );
+    let connect = slots
+        .iter()
+        .any(|s| s.policy.trigger == vigil_rules::policy::Trigger::Connect);
+    let attached = sensor.report.is_attached("policy_connect4") && sensor.report.is_attached("policy_connect6");
+    if connect && !attached {
+        eprintln!(
+            "vigil: error: network policies are loaded but policy_connect4/6 are not attached (see `vigil doctor`): connects are NOT denied"
         );
     }
 }

@@ -117,9 +117,15 @@ pub fn rules_explain(sources: RuleSources, dedup_window_ns: u64, json: bool) -> 
         .load()
         .map_err(|e| anyhow::anyhow!("rules did not load:\n{}", error_lines(&e).join("\n")))?;
     let filter = crate::kernel_filter::for_rules(&set, dedup_window_ns);
+    let policies = crate::enforcement::slots(&set);
     if json {
-        println!("{}", serde_json::to_string_pretty(&filter)?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "filter": filter, "policies": policies }))?
+        );
     } else {
+        print!("{}", crate::enforcement::explain(&policies));
+        println!();
         print!("{}", filter.explain());
         let failing = crate::kernel_filter::failure_interest(&set);
         if !failing.is_empty() {
@@ -216,6 +222,31 @@ pub fn stats(path: &Path, json: bool) -> Result<()> {
         n(&u["written"]["alerts"]),
         n(&u["alerts_suppressed"])
     );
+    let c = &u["containers"];
+    let failed: u64 = c["failed"].as_object().map_or(0, |m| m.values().map(n).sum());
+    let sockets: Vec<&str> = c["sockets"]
+        .as_array()
+        .unwrap_or(&empty)
+        .iter()
+        .filter_map(|x| x.as_str())
+        .collect();
+    println!(
+        "containers: {} cached, runtime lookups {} (found {}, unknown {}, failed {}, pending {}) via {}",
+        n(&c["containers_cached"]),
+        n(&c["lookups"]),
+        n(&c["found"]),
+        n(&c["not_found"]),
+        failed,
+        n(&c["lookups_pending"]),
+        if sockets.is_empty() {
+            "no runtime socket".to_string()
+        } else {
+            sockets.join(", ")
+        }
+    );
+    if let Some(e) = c["last_error"].as_str() {
+        println!("  last lookup error: {e}");
+    }
     Ok(())
 }
 

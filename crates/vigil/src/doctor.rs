@@ -9,6 +9,8 @@ use vigil_sensor::{HookReport, HookStatus, Sensor, SensorConfig};
 struct DoctorReport {
     environment: Vec<Check>,
     program_types: Vec<Check>,
+    containers: Vec<Check>,
+    enforcement: Vec<Check>,
     hooks: Vec<HookReport>,
     sensor_error: Option<String>,
     notes: Vec<String>,
@@ -37,6 +39,7 @@ pub fn doctor(json: bool, disabled: &std::collections::BTreeSet<String>) -> i32 
     }
     let environment = probe::environment();
     let program_types = probe::program_types();
+    let containers = container_checks();
     let cfg = SensorConfig {
         disabled_programs: disabled.clone(),
         ..SensorConfig::default()
@@ -58,9 +61,12 @@ pub fn doctor(json: bool, disabled: &std::collections::BTreeSet<String>) -> i32 
         EXIT_READY
     };
 
+    let enforcement = enforcement_checks(&program_types, &hooks);
     let report = DoctorReport {
         environment,
         program_types,
+        containers,
+        enforcement,
         hooks,
         sensor_error,
         notes,
@@ -87,6 +93,14 @@ pub fn doctor(json: bool, disabled: &std::collections::BTreeSet<String>) -> i32 
         let note = if c.required { "" } else { "  (optional)" };
         println!("  {} {:<26} {}{note}", mark(c), c.name, c.detail);
     }
+    println!("\nContainers (ids from cgroup v2; names, images and pods from the runtimes' sockets)");
+    for c in &report.containers {
+        println!("  {} {:<26} {}", mark(c), c.name, c.detail);
+    }
+    println!("\nEnforcement (rules with `action: kill` or `action: deny`; docs/enforcement.md)");
+    for c in &report.enforcement {
+        println!("  {} {:<26} {}", mark(c), c.name, c.detail);
+    }
     println!("\nVigil hooks (required: the agent cannot run without them; optional: it runs on without them)");
     if let Some(e) = &report.sensor_error {
         println!("  FAIL cannot load the sensor: {e}");
@@ -94,7 +108,7 @@ pub fn doctor(json: bool, disabled: &std::collections::BTreeSet<String>) -> i32 
     for h in &report.hooks {
         let m = match (&h.status, h.required) {
             (HookStatus::Attached, _) => "ok  ",
-            (HookStatus::Disabled, false) => "off ",
+            (HookStatus::Disabled | HookStatus::Unused, false) => "off ",
             (HookStatus::Refused(_), false) => "no  ",
             _ => "FAIL",
         };
@@ -152,4 +166,88 @@ pub fn doctor(json: bool, disabled: &std::collections::BTreeSet<String>) -> i32 
         }
     );
     code
+}
+
+/// How policies can act on this kernel: what each action becomes, and what is missing.
+fn enforcement_checks(types: &[Check], hooks: &[vigil_sensor::HookReport]) -> Vec<Check> {
+    let attached = |p: &str| hooks.iter().any(|h| h.program == p && h.status == HookStatus::Attached);
+    let type_ok = |name: &str| types.iter().any(|c| c.name == name && c.ok);
+    let lsm = type_ok("BPF LSM");
+    let check = |name: &'static str, ok: bool, yes: &str, no: &str| Check {
+        name,
+        ok,
+        detail: if ok { yes.to_string() } else { no.to_string() },
+        required: false,
+    };
+    vec![
+        check(
+            "kill at exec",
+            attached("handle_exec"),
+            "SIGKILL queued at sched_process_exec (bpf_send_signal): the new image never runs",
+            "handle_exec is not attached: no policy can act at exec",
+        ),
+        check(
+            "deny through BPF LSM",
+            lsm,
+            "LSM programs load: deny could fail the call with EPERM (not used yet)",
+            "LSM programs are refused here: `deny` at exec is a kill, at connect the cgroup hook",
+        ),
+        check(
+            "deny connect",
+            attached("policy_connect4") && attached("policy_connect6"),
+            "cgroup/connect4 and connect6 on the root cgroup: denied connects fail with EPERM",
+            "policy_connect4/6 are not attached: network policies cannot deny",
+        ),
+        check(
+            "XDP",
+            type_ok("xdp"),
+            "XDP programs load: --xdp IFACE drops deny-listed sources and SYN scanners",
+            "XDP programs are refused: no packet policies",
+        ),
+    ]
+}
+
+/// The cgroup v2 hierarchy (container ids) and the default runtime sockets (metadata).
+fn container_checks() -> Vec<Check> {
+    let mut out = vec![match vigil_container::cgroup_v2_root(std::path::Path::new("/")) {
+        Some(p) => Check {
+            name: "cgroup v2 hierarchy",
+            ok: true,
+            detail: format!("{} (container ids)", p.display()),
+            required: false,
+        },
+        None => Check {
+            name: "cgroup v2 hierarchy",
+            ok: false,
+            detail: "none mounted: every process reads as host (v1-only hosts are not supported)".into(),
+            required: false,
+        },
+    }];
+    for ep in vigil_container::Endpoint::defaults() {
+        let name = match ep.runtime {
+            vigil_container::Runtime::Docker => "docker API",
+            _ => "podman API",
+        };
+        let (ok, detail) = if !ep.socket.exists() {
+            (
+                false,
+                format!("{}: absent (not installed or not running)", ep.socket.display()),
+            )
+        } else {
+            match ep.list(std::time::Duration::from_secs(2)) {
+                Ok(ids) => (
+                    true,
+                    format!("{}: {} running containers", ep.socket.display(), ids.len()),
+                ),
+                Err(e) => (false, e.to_string()),
+            }
+        };
+        out.push(Check {
+            name,
+            ok,
+            detail,
+            required: false,
+        });
+    }
+    out
 }

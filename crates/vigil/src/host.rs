@@ -1,12 +1,14 @@
 //! Facts about the host that rules and alerts name: its hostname, user and group names,
-//! and which container a cgroup belongs to. Read lazily and cached; a miss re-reads
-//! the source at most every few seconds, so a new user or container is found without
-//! rereading files on every event.
+//! and its containers ([`Containers`]: which container a cgroup is, what its runtime
+//! says about it). Read lazily and cached; a miss re-reads the source at most every few
+//! seconds, so a new user is found without rereading files on every event.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+use vigil_container::{Containers, Endpoint};
 
 const REFRESH: Duration = Duration::from_secs(5);
 
@@ -49,7 +51,7 @@ pub struct HostFacts {
     root: PathBuf,
     users: RefCell<Cache<User>>,
     groups: RefCell<Cache<String>>,
-    cgroups: RefCell<Cache<String>>,
+    pub containers: Containers,
 }
 
 impl Default for HostFacts {
@@ -71,14 +73,26 @@ impl HostFacts {
             root: root.to_path_buf(),
             users: RefCell::new(Cache::new()),
             groups: RefCell::new(Cache::new()),
-            cgroups: RefCell::new(Cache::new()),
+            containers: Containers::paths_only(vigil_container::cgroup_v2_root(root)),
+        }
+    }
+
+    /// This host, live: containers are also looked up from the runtimes at `endpoints`.
+    pub fn live(endpoints: Vec<Endpoint>) -> Self {
+        HostFacts {
+            containers: Containers::start(endpoints, vigil_container::cgroup_v2_root(Path::new("/"))),
+            ..Self::default()
         }
     }
 
     /// The facts of the host a recording was made on, where the recording has them
     /// (users and groups are still read from this host's /etc).
     pub fn recorded(host: &vigil_event::recording::RecordedHost) -> Self {
-        let mut facts = Self::default();
+        let mut facts = HostFacts {
+            // the recording's cgroup records name its containers; this host's cgroups do not
+            containers: Containers::paths_only(None),
+            ..Self::default()
+        };
         if !host.hostname.is_empty() {
             facts.hostname = host.hostname.clone();
         }
@@ -108,27 +122,6 @@ impl HostFacts {
         self.groups
             .borrow_mut()
             .get(gid as u64, || parse_group(&self.root.join("etc/group")))
-    }
-
-    /// Falco's `container.id`: the first 12 hex digits of the container id found in the
-    /// cgroup path, or `host`.
-    pub fn container_id(&self, cgroup_id: u64) -> String {
-        let full = self.container_full_id(cgroup_id);
-        if full == "host" {
-            full
-        } else {
-            full.chars().take(12).collect()
-        }
-    }
-
-    pub fn container_full_id(&self, cgroup_id: u64) -> String {
-        if cgroup_id <= 1 {
-            return "host".into();
-        }
-        let path = self.cgroups.borrow_mut().get(cgroup_id, || scan_cgroups(&self.root));
-        path.as_deref()
-            .and_then(container_id_in_path)
-            .unwrap_or_else(|| "host".into())
     }
 }
 
@@ -172,64 +165,9 @@ fn parse_group(path: &Path) -> HashMap<u64, String> {
         .collect()
 }
 
-/// cgroup v2 ids are the inode numbers of the cgroup directories: map them to paths.
-fn scan_cgroups(root: &Path) -> HashMap<u64, String> {
-    use std::os::unix::fs::MetadataExt;
-    let mut out = HashMap::new();
-    for base in ["sys/fs/cgroup/unified", "sys/fs/cgroup"] {
-        let base = root.join(base);
-        if !base.join("cgroup.procs").exists() {
-            continue;
-        }
-        let mut stack = vec![base.clone()];
-        while let Some(dir) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-            for e in entries.flatten() {
-                let p = e.path();
-                if e.file_type().is_ok_and(|t| t.is_dir()) {
-                    if let Ok(m) = e.metadata() {
-                        let rel = p
-                            .strip_prefix(&base)
-                            .map(|r| format!("/{}", r.display()))
-                            .unwrap_or_default();
-                        out.insert(m.ino(), rel);
-                    }
-                    if out.len() < 100_000 {
-                        stack.push(p);
-                    }
-                }
-            }
-        }
-        break;
-    }
-    out
-}
-
-/// The container id in a cgroup path: the last run of 64 hex digits
-/// (docker-<id>.scope, cri-containerd-<id>.scope, libpod-<id>, /docker/<id>, ...).
-pub fn container_id_in_path(path: &str) -> Option<String> {
-    path.rsplit(|c: char| !c.is_ascii_hexdigit())
-        .find(|run| run.len() == 64)
-        .map(|id| id.to_ascii_lowercase())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn container_ids_from_cgroup_paths() {
-        let id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-        for p in [
-            format!("/system.slice/docker-{id}.scope"),
-            format!("/kubepods/besteffort/pod1234/cri-containerd-{id}.scope"),
-            format!("/docker/{id}"),
-            format!("/machine.slice/libpod-{id}.scope/container"),
-        ] {
-            assert_eq!(container_id_in_path(&p).as_deref(), Some(id), "{p}");
-        }
-        assert_eq!(container_id_in_path("/user.slice/user-0.slice/session-1.scope"), None);
-    }
 
     #[test]
     fn users_and_groups_from_fixture_files() {
@@ -246,7 +184,7 @@ mod tests {
         assert_eq!(h.user(0).unwrap().home, "/root");
         assert_eq!(h.user_name(4242), None);
         assert_eq!(h.group_name(4).as_deref(), Some("adm"));
-        assert_eq!(h.container_id(1), "host");
+        assert_eq!(h.containers.container_of(1), None);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

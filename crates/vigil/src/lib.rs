@@ -13,12 +13,14 @@
 //! - `host`: user names, hostname, init namespaces, container ids ([`HostFacts`]);
 //! - `rules`: built-in and user rule files, (re)loading ([`RuleSources`]);
 //! - `kernel_filter`: the rules' interest as the filter the kernel applies;
+//! - [`enforcement`]: rules with an action as the kernel's policy tables;
 //! - `replay`: `vigil replay`, the pipeline over a recording ([`replay()`]);
 //! - `doctor`: `vigil doctor`, what this kernel supports ([`doctor()`]).
 
 mod agent;
 pub mod cli;
 mod doctor;
+pub mod enforcement;
 mod facts;
 mod host;
 mod kernel_filter;

@@ -26,7 +26,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the agent: attach the hooks, evaluate the rules, write alerts as JSON lines (needs root).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Check what this kernel supports and which hooks attach (needs root for the last part).
     ///
     /// Exit status: 0 ready (every required hook attaches; optional hooks this kernel
@@ -146,6 +146,13 @@ struct RunArgs {
     /// Where the agent keeps its current statistics for `vigil stats` ("none": nowhere).
     #[arg(long, value_name = "FILE", default_value = vigil::DEFAULT_STATS_FILE)]
     stats_file: String,
+    /// A container runtime's API socket, as RUNTIME=PATH with RUNTIME docker or podman
+    /// (repeatable; replaces the defaults /var/run/docker.sock and /run/podman/podman.sock).
+    #[arg(long = "container-socket", value_name = "RUNTIME=PATH")]
+    container_sockets: Vec<String>,
+    /// Ask no runtime about containers: ids (from cgroups) only, no names, images or pods.
+    #[arg(long)]
+    no_container_metadata: bool,
     /// Benchmark floor: attach every program but make each return at once (no events).
     #[arg(long, hide = true)]
     floor: bool,
@@ -188,6 +195,60 @@ struct RunArgs {
     /// Do not load this BPF program (repeatable; see `vigil doctor` for names).
     #[arg(long = "disable-program", value_name = "PROGRAM")]
     disable_programs: Vec<String>,
+    /// Rules with an action (kill, deny): `enforce` acts, `audit` only reports what each
+    /// would have done (docs/enforcement.md).
+    #[arg(long, value_enum, default_value = "enforce")]
+    enforcement: EnforcementMode,
+    /// An executable never killed or denied (repeatable; a path ending in `/` is a directory).
+    #[arg(long = "allow-exe", value_name = "PATH")]
+    allow_exe: Vec<String>,
+    /// Attach XDP to this interface (repeatable): deny lists and the SYN-scan detector.
+    #[arg(long = "xdp", value_name = "IFACE")]
+    xdp: Vec<String>,
+    /// Drop packets from this source in XDP (an address or CIDR; repeatable).
+    #[arg(long = "xdp-deny", value_name = "CIDR")]
+    xdp_deny: Vec<String>,
+    /// Distinct TCP ports from one source within --xdp-scan-window that make a SYN scan (0: off).
+    #[arg(long, default_value_t = 50)]
+    xdp_scan_ports: u32,
+    /// Seconds over which a SYN scan's ports are counted.
+    #[arg(long, default_value_t = 5.0)]
+    xdp_scan_window: f64,
+    /// Drop a detected scanner's packets for this many seconds (with --enforcement enforce).
+    #[arg(long, default_value_t = 60.0)]
+    xdp_ban: f64,
+    /// Only report SYN scans; never drop the scanner's packets.
+    #[arg(long)]
+    xdp_scan_alert_only: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum EnforcementMode {
+    Enforce,
+    Audit,
+}
+
+/// `ADDR` or `ADDR/PREFIX`.
+fn parse_cidr(s: &str) -> anyhow::Result<(std::net::IpAddr, u8)> {
+    let (a, p) = match s.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (s, None),
+    };
+    let addr: std::net::IpAddr = a
+        .trim()
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--xdp-deny {s}: not an address"))?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let prefix = match p {
+        Some(p) => p
+            .trim()
+            .parse::<u8>()
+            .ok()
+            .filter(|p| *p <= max)
+            .ok_or_else(|| anyhow::anyhow!("--xdp-deny {s}: prefix length 0..={max}"))?,
+        None => max,
+    };
+    Ok((addr, prefix))
 }
 
 fn main() -> ExitCode {
@@ -236,6 +297,33 @@ fn rule_setup(a: &RuleArgs) -> Result<(RuleSources, vigil_rules::EngineConfig)> 
     ))
 }
 
+/// `--container-socket docker=/path` values, or the defaults.
+fn container_endpoints(specs: &[String], none: bool) -> Result<Vec<vigil_container::Endpoint>> {
+    if none {
+        return Ok(Vec::new());
+    }
+    if specs.is_empty() {
+        return Ok(vigil_container::Endpoint::defaults());
+    }
+    specs
+        .iter()
+        .map(|s| {
+            let (rt, path) = s
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("--container-socket {s:?}: expected RUNTIME=PATH"))?;
+            let runtime = match rt {
+                "docker" => vigil_container::Runtime::Docker,
+                "podman" => vigil_container::Runtime::Podman,
+                other => anyhow::bail!("--container-socket {s:?}: unknown runtime {other:?} (docker or podman)"),
+            };
+            Ok(vigil_container::Endpoint {
+                runtime,
+                socket: PathBuf::from(path),
+            })
+        })
+        .collect()
+}
+
 fn dispatch(cmd: Command) -> Result<ExitCode> {
     if !matches!(cmd, Command::Run(_)) {
         // Listing commands piped into `head` should end quietly. (`run` keeps SIGPIPE
@@ -271,13 +359,31 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                     flow_update_ns: a.flow_update_secs.max(1) * 1_000_000_000,
                     udp_idle_ns: a.udp_idle_secs.max(1) * 1_000_000_000,
                     floor: a.floor,
+                    xdp: vigil_sensor::policy::XdpConfig {
+                        interfaces: a.xdp,
+                        scan_ports: a.xdp_scan_ports,
+                        scan_window_ns: (a.xdp_scan_window.max(0.001) * 1e9) as u64,
+                        ban_ns: (a.xdp_ban.max(0.0) * 1e9) as u64,
+                        scan_drop: !a.xdp_scan_alert_only && matches!(a.enforcement, EnforcementMode::Enforce),
+                    },
                 },
+                enforcement: match a.enforcement {
+                    EnforcementMode::Enforce => vigil::enforcement::Mode::Enforce,
+                    EnforcementMode::Audit => vigil::enforcement::Mode::Audit,
+                },
+                allow_exe: a.allow_exe,
+                xdp_deny: a
+                    .xdp_deny
+                    .iter()
+                    .map(|c| parse_cidr(c))
+                    .collect::<anyhow::Result<_>>()?,
                 tree: TreeConfig {
                     grace_ns: (a.exit_grace * 1e9) as u64,
                     ..TreeConfig::default()
                 },
                 rules,
                 engine,
+                container_endpoints: container_endpoints(&a.container_sockets, a.no_container_metadata)?,
             };
             vigil::run(opts)?;
             Ok(ExitCode::SUCCESS)

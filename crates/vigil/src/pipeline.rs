@@ -1,19 +1,22 @@
 //! The userspace half of the pipeline, shared by live runs and replay:
 //! raw record -> decoder -> process tree -> (rules) -> outputs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::{self, Write};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tracing::debug;
+use vigil_event::model::PolicyVerdict;
 use vigil_event::recording::RecordingWriter;
 use vigil_event::{Body, DecodeStats, Decoder, Event};
 use vigil_proctree::{Process, ProcessTree, TreeConfig, TreeStats};
 use vigil_rules::{Engine, EngineConfig, Match, RuleSet, RuleStats};
 
+use crate::enforcement::{self, PolicySlot};
 use crate::host::HostFacts;
-use crate::render::{self, AlertJson};
+use crate::render::{self, ActionJson, AlertJson};
 use crate::rule_event::RuleEvent;
 
 pub struct PipelineConfig {
@@ -28,6 +31,8 @@ pub struct PipelineConfig {
     /// The facts of the host the records come from: None for this host (live), a
     /// recording's for a replay.
     pub host: Option<vigil_event::recording::RecordedHost>,
+    /// Container runtimes to ask about containers (live runs; empty: ids only).
+    pub container_endpoints: Vec<vigil_container::Endpoint>,
 }
 
 /// TXT queries per process over the last minute of event time (TXT floods carry DNS
@@ -72,7 +77,26 @@ pub struct Pipeline {
     last_ktime: u64,
     line: Vec<u8>,
     unknown_process: Process,
+    /// Events waiting for their container's runtime to answer, per container id, with the
+    /// time they stop waiting.
+    held: HashMap<String, (Instant, VecDeque<Held>)>,
+    held_total: usize,
+    /// The enforcement policies of the rules, by slot (what a verdict's slot means).
+    slots: Vec<PolicySlot>,
 }
+
+/// An event past the process tree, waiting for its rules.
+struct Held {
+    num: u64,
+    ev: Event,
+    proc: Option<Arc<Process>>,
+    ancestors: Vec<Arc<Process>>,
+    txt_60s: u64,
+}
+
+/// How long an event waits for its container's metadata, and how many may wait at once.
+const HOLD_MAX: Duration = Duration::from_millis(500);
+const HOLD_MAX_EVENTS: usize = 50_000;
 
 /// What the userspace side has seen, for the stats line and the summary.
 #[derive(Debug, Serialize)]
@@ -84,6 +108,8 @@ pub struct PipelineStats {
     /// Alerts held back by rate limits (each is counted, and the next alert of the
     /// same rule and scope says how many it stands for).
     pub alerts_suppressed: u64,
+    /// Container runtime lookups: found, unknown, failed by socket.
+    pub containers: vigil_container::ContainerStats,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<RuleStats>,
 }
@@ -92,7 +118,11 @@ impl Pipeline {
     pub fn new(cfg: PipelineConfig, out: Box<dyn Write>, recorder: Option<RecordingWriter<Box<dyn Write>>>) -> Self {
         let tree = ProcessTree::new(cfg.tree.clone());
         let engine = cfg.rules.clone().map(|r| Engine::new(r, cfg.engine.clone()));
-        let host = cfg.host.as_ref().map_or_else(HostFacts::default, HostFacts::recorded);
+        let slots = cfg.rules.as_deref().map(enforcement::slots).unwrap_or_default();
+        let host = match &cfg.host {
+            Some(recorded) => HostFacts::recorded(recorded),
+            None => HostFacts::live(cfg.container_endpoints.clone()),
+        };
         Self {
             cfg,
             decoder: Decoder::new(),
@@ -108,6 +138,9 @@ impl Pipeline {
             last_ktime: 0,
             line: Vec::with_capacity(4096),
             unknown_process: Process::default(),
+            held: HashMap::new(),
+            held_total: 0,
+            slots,
         }
     }
 
@@ -128,7 +161,14 @@ impl Pipeline {
         if let Body::Tick = ev.body {
             self.txt.prune(ev.ktime);
         }
-        if matches!(ev.body, Body::Snapshot(_) | Body::Tick) {
+        if let Body::Cgroup(c) = &ev.body {
+            if c.removed {
+                self.host.containers.cgroup_removed(c.id);
+            } else {
+                self.host.containers.cgroup_created(c.id, &c.path.as_str());
+            }
+        }
+        if matches!(ev.body, Body::Snapshot(_) | Body::Tick | Body::Cgroup(_)) {
             return Ok(()); // state, not an event of its own
         }
         let txt_60s = match &ev.body {
@@ -139,27 +179,96 @@ impl Pipeline {
         };
         self.events_seen += 1;
         let ancestors = self.tree.ancestors(ev.pid);
+        let held = Held {
+            num: self.events_seen,
+            ev,
+            proc,
+            ancestors,
+            txt_60s,
+        };
+        // An event of a container whose runtime has not answered yet waits for the answer
+        // (bounded), so that its rules and its alert see the container's name, image and
+        // pod; the container's later events wait behind it, in order.
+        if let Some(c) = self.host.containers.container_of(held.ev.cgroup_id) {
+            if self.held.contains_key(&c.id)
+                || (self.held_total < HOLD_MAX_EVENTS && self.host.containers.is_pending(&c))
+            {
+                self.held_total += 1;
+                self.held
+                    .entry(c.id.clone())
+                    .or_insert_with(|| (Instant::now() + HOLD_MAX, VecDeque::new()))
+                    .1
+                    .push_back(held);
+                return Ok(());
+            }
+        }
+        self.evaluate(held)
+    }
+
+    /// Rules, alerts and the event line for one event.
+    fn evaluate(&mut self, h: Held) -> io::Result<()> {
+        let Held {
+            num,
+            ev,
+            proc,
+            ancestors,
+            txt_60s,
+        } = h;
+        let verdict = match &ev.body {
+            Body::Exec(x) => x.policy,
+            Body::Net(n) => n.policy,
+            _ => None,
+        };
         if let Some(engine) = &mut self.engine {
             let p: &Process = proc.as_deref().unwrap_or(&self.unknown_process);
-            let mut view = RuleEvent::new(
-                &ev,
-                self.events_seen,
-                p,
-                &ancestors,
-                &self.host,
-                self.cfg.boot_to_realtime_ns,
-            );
+            let mut view = RuleEvent::new(&ev, num, p, &ancestors, &self.host, self.cfg.boot_to_realtime_ns);
             view.dns_txt_60s = txt_60s;
             engine.process(&view, &mut self.matches);
+            if let (Some(v), Some(rules)) = (verdict, self.cfg.rules.as_deref()) {
+                action_alert(&self.slots, rules, v, &view, &mut self.matches);
+            }
         }
         let matches = std::mem::take(&mut self.matches);
         for m in &matches {
-            self.write(&ev, proc.as_ref(), &ancestors, Some(m))?;
+            let action = self.action_of(m, verdict, &ev);
+            self.write(&ev, proc.as_ref(), &ancestors, Some((m, action)))?;
         }
         self.matches = matches;
         self.matches.clear();
         if self.cfg.emit_events {
             self.write(&ev, proc.as_ref(), &ancestors, None)?;
+        }
+        Ok(())
+    }
+
+    /// Evaluates the held events of containers whose runtime answered (or whose wait is
+    /// over; all of them with `all`).
+    pub fn release_held(&mut self, all: bool) -> io::Result<()> {
+        if self.held.is_empty() {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let ready: Vec<String> = self
+            .held
+            .iter()
+            .filter(|(_, (until, q))| {
+                all || now >= *until
+                    || q.front().is_some_and(|h| {
+                        self.host
+                            .containers
+                            .container_of(h.ev.cgroup_id)
+                            .is_none_or(|c| !self.host.containers.is_pending(&c))
+                    })
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in ready {
+            if let Some((_, q)) = self.held.remove(&id) {
+                self.held_total -= q.len();
+                for h in q {
+                    self.evaluate(h)?;
+                }
+            }
         }
         Ok(())
     }
@@ -170,7 +279,7 @@ impl Pipeline {
         ev: &Event,
         proc: Option<&Arc<Process>>,
         ancestors: &[Arc<Process>],
-        alert: Option<&Match>,
+        alert: Option<(&Match, Option<ActionJson>)>,
     ) -> io::Result<()> {
         let mut json = render::event_json(
             ev,
@@ -180,26 +289,52 @@ impl Pipeline {
             &self.unknown_process,
             &self.host,
         );
-        json.alert = alert.map(AlertJson::from_match);
+        let is_alert = alert.is_some();
+        json.alert = alert.map(|(m, action)| AlertJson {
+            action,
+            ..AlertJson::from_match(m)
+        });
         self.line.clear();
         serde_json::to_writer(&mut self.line, &json).map_err(io::Error::other)?;
         self.line.push(b'\n');
         self.out.write_all(&self.line)?;
         *self
             .written
-            .entry(if alert.is_some() { "alerts" } else { "events" })
+            .entry(if is_alert { "alerts" } else { "events" })
             .or_default() += 1;
         Ok(())
     }
 
+    /// What the kernel did about an alert of a rule with an action.
+    fn action_of(&self, m: &Match, verdict: Option<PolicyVerdict>, ev: &Event) -> Option<ActionJson> {
+        let rule = self.cfg.rules.as_deref()?.rules().get(m.rule_index)?;
+        if rule.action == vigil_rules::Action::Alert {
+            return None;
+        }
+        let hook = match ev.body {
+            Body::Net(_) => "cgroup/connect",
+            _ => "sched_process_exec",
+        };
+        let own = verdict.filter(|v| self.slots.get(v.slot as usize).is_some_and(|s| s.rule == rule.name));
+        Some(ActionJson {
+            action: rule.action.as_str(),
+            result: own.map_or("not acted", |v| v.result()),
+            enforce: rule.enforce,
+            policy: own.map(|v| v.slot),
+            hook,
+        })
+    }
+
     /// Swaps in a new rule set (hot reload); sequence state and rate-limit buckets start afresh.
     pub fn set_rules(&mut self, rules: Arc<RuleSet>) {
+        self.slots = enforcement::slots(&rules);
         self.engine = Some(Engine::new(Arc::clone(&rules), self.cfg.engine.clone()));
         self.cfg.rules = Some(rules);
     }
 
     /// Makes what was written visible (called after each batch, so alerts are not held back).
     pub fn flush(&mut self) -> io::Result<()> {
+        self.release_held(false)?;
         if let Some(r) = &mut self.recorder {
             r.flush()?;
         }
@@ -212,12 +347,32 @@ impl Pipeline {
         self.process_record(&vigil_event::tick_record(now_ktime))
     }
 
+    /// Are events waiting for a container runtime's answer?
+    pub fn holding(&self) -> bool {
+        !self.held.is_empty()
+    }
+
+    /// Evaluates every held event and flushes: the end of a run or replay.
+    pub fn finish(&mut self) -> io::Result<()> {
+        self.release_held(true)?;
+        self.flush()
+    }
+
+    /// The enforcement policies of the rules in force, by slot.
+    pub fn policy_slots(&self) -> &[PolicySlot] {
+        &self.slots
+    }
+
     pub fn last_ktime(&self) -> u64 {
         self.last_ktime
     }
 
     pub fn tree(&self) -> &ProcessTree {
         &self.tree
+    }
+
+    pub fn containers(&self) -> &vigil_container::Containers {
+        &self.host.containers
     }
 
     pub fn stats(&self) -> PipelineStats {
@@ -227,6 +382,7 @@ impl Pipeline {
             tree_size: self.tree.len(),
             written: self.written.clone(),
             alerts_suppressed: self.engine.as_ref().map_or(0, |e| e.suppressed_total()),
+            containers: self.host.containers.stats(),
             rules: self
                 .engine
                 .as_ref()
@@ -242,4 +398,34 @@ impl Pipeline {
                 .unwrap_or_default(),
         }
     }
+}
+
+/// Every action is an alert: a kernel verdict whose rule the engine did not report for
+/// this event (rate-limited, or a condition userspace reads differently) becomes one.
+fn action_alert(
+    slots: &[PolicySlot],
+    rules: &RuleSet,
+    v: PolicyVerdict,
+    view: &RuleEvent<'_>,
+    matches: &mut Vec<Match>,
+) {
+    let Some(slot) = slots.get(v.slot as usize) else {
+        return;
+    };
+    if matches.iter().any(|m| m.rule == slot.rule) {
+        return;
+    }
+    let Some((index, rule)) = rules.rules().iter().enumerate().find(|(_, r)| r.name == slot.rule) else {
+        return;
+    };
+    matches.push(Match {
+        rule: rule.name.clone(),
+        rule_index: index,
+        priority: rule.priority,
+        tags: rule.tags.clone(),
+        output: rule.output.format(view),
+        ts_ns: vigil_rules::EventSource::ts_ns(view),
+        suppressed: 0,
+        steps: Vec::new(),
+    });
 }

@@ -26,6 +26,7 @@ pub struct EventJson<'a> {
     pub evt: Evt,
     pub proc: ProcJson<'a>,
     pub ancestors: Vec<AncestorJson<'a>>,
+    pub container: ContainerJson,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fd: Option<FdJson<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -100,6 +101,26 @@ pub struct AlertJson {
     pub steps: Vec<StepJson>,
     /// Kernel boot-time ns when the alert was decided: minus `evt.ktime`, the detection latency.
     pub detected_ktime: u64,
+    /// For rules with an action: what the kernel did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<ActionJson>,
+}
+
+/// What an enforcement policy did (`docs/enforcement.md`).
+#[derive(Serialize, Clone, Debug, PartialEq, Eq)]
+pub struct ActionJson {
+    /// `kill` or `deny`.
+    pub action: &'static str,
+    /// `killed`, `denied`, `would kill`, `would deny`, `exempt`, `failed`, or
+    /// `not acted` (the rule matched in userspace but no kernel policy acted on this event).
+    pub result: &'static str,
+    /// The rule's `enforce` (false: audit only).
+    pub enforce: bool,
+    /// The policy's slot (`vigil rules explain`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<u16>,
+    /// Where the kernel decided.
+    pub hook: &'static str,
 }
 
 #[derive(Serialize)]
@@ -161,6 +182,7 @@ impl AlertJson {
                 })
                 .collect(),
             detected_ktime: vigil_sensor_clock(),
+            action: None,
         }
     }
 }
@@ -220,6 +242,83 @@ pub struct ProcJson<'a> {
     pub stdio_sockets: Vec<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stdio_peer: Option<String>,
+}
+
+/// Which container: `{"id": "host"}` outside any; the runtime's facts once it answered.
+#[derive(Serialize, Default)]
+pub struct ContainerJson {
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub full_id: Option<String>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_repository: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_tag: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_digest: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub privileged: Option<bool>,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod: Option<PodJson>,
+}
+
+#[derive(Serialize, Default)]
+pub struct PodJson {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub uid: String,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
+impl ContainerJson {
+    pub fn of(c: &facts::ContainerFacts) -> Self {
+        if c.is_host() {
+            return ContainerJson {
+                id: "host".into(),
+                ..Default::default()
+            };
+        }
+        let some = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        let m = c.meta.as_deref();
+        let pod = match (m.and_then(|m| m.pod.as_ref()), c.pod_uid()) {
+            (Some(p), _) => Some(PodJson {
+                name: p.name.clone(),
+                namespace: p.namespace.clone(),
+                uid: p.uid.clone(),
+                labels: p.labels.clone(),
+            }),
+            (None, Some(uid)) => Some(PodJson {
+                uid: uid.to_string(),
+                ..Default::default()
+            }),
+            (None, None) => None,
+        };
+        ContainerJson {
+            id: c.id().to_string(),
+            full_id: Some(c.full_id().to_string()),
+            runtime: c.runtime(),
+            name: m.and_then(|m| some(&m.name)),
+            image: m.and_then(|m| some(&m.image)),
+            image_repository: m.and_then(|m| some(&m.image_repository)),
+            image_tag: m.and_then(|m| some(&m.image_tag)),
+            image_digest: m.and_then(|m| some(&m.image_digest)),
+            privileged: m.map(|m| m.privileged),
+            labels: m.map(|m| m.labels.clone()).unwrap_or_default(),
+            pod,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -471,6 +570,7 @@ pub fn event_json<'a>(
                 args: &a.args,
             })
             .collect(),
+        container: ContainerJson::of(&facts::ContainerFacts::of(ev.cgroup_id, host)),
         fd: FdFacts::of(ev).map(FdJson::from),
         file: None,
         exec: None,
@@ -581,7 +681,7 @@ pub fn event_json<'a>(
                 sample: d.sample_text(),
             })
         }
-        Body::Tick => {}
+        Body::Tick | Body::Cgroup(_) => {}
     }
     out
 }

@@ -46,6 +46,7 @@ pub fn replay(path: &Path, mut opts: ReplayOptions<'_>) -> Result<PipelineStats>
             tree: opts.tree,
             // judged against the recording host's facts, as live
             host: Some(reader.host.clone()),
+            container_endpoints: Vec::new(),
         },
         out,
         None,
@@ -57,6 +58,6 @@ pub fn replay(path: &Path, mut opts: ReplayOptions<'_>) -> Result<PipelineStats>
     {
         pipeline.process_record(&rec)?;
     }
-    pipeline.flush()?;
+    pipeline.finish()?;
     Ok(pipeline.stats())
 }

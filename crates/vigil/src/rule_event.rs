@@ -14,11 +14,13 @@ use vigil_event::{Body, Event, FileOp, Text};
 use vigil_proctree::Process;
 use vigil_rules::{EventSource, Field, FieldArg, FieldRef, ListValue, Value};
 
+use crate::facts::ContainerFacts;
 use crate::facts::{
     self, cap_names, cmdline, cwd_with_slash, dns_rcode_name, dns_type_name, domain_suffixes, evt_type, label_stats,
     mode_string, rfc3339, FdFacts,
 };
 use crate::host::HostFacts;
+use vigil_container::ContainerMeta;
 
 /// Several values of one field, held by the event so rules can borrow them.
 enum Many<'a> {
@@ -97,9 +99,72 @@ pub struct RuleEvent<'a> {
     pub dns_txt_60s: u64,
     /// The `fd.*` facts, computed when a rule first asks for one.
     fd: OnceCell<Option<FdFacts<'a>>>,
+    /// The `container.*` and `k8s.*` facts, likewise.
+    container: OnceCell<ContainerView>,
+}
+
+struct ContainerView {
+    facts: ContainerFacts,
+    /// `container.mounts`: `source:dest:mode:rdwr:propagation` each.
+    mounts: Many<'static>,
 }
 
 static EMPTY_TEXTS: [Text; 0] = [];
+
+/// A `container.*` or `k8s.*` field the runtime's answer gives.
+fn container_meta_field<'m>(m: &'m ContainerMeta, f: &FieldRef, ktime: u64, boot_to_realtime_ns: i64) -> Value<'m> {
+    let name_arg = match &f.arg {
+        FieldArg::Name(n) => Some(&**n),
+        _ => None,
+    };
+    let glob = |pattern: &str, s: &str| match pattern.strip_suffix('*') {
+        Some(prefix) => s.starts_with(prefix),
+        None => s == pattern,
+    };
+    let pod = m.pod.as_ref();
+    let nonempty = |s: &'m str| if s.is_empty() { Value::None } else { Value::str(s) };
+    match f.field {
+        Field::ContainerName => Value::str(&m.name),
+        Field::ContainerImage => nonempty(&m.image),
+        Field::ContainerImageId => nonempty(&m.image_id),
+        Field::ContainerImageRepository => nonempty(&m.image_repository),
+        Field::ContainerImageTag => Value::str(&m.image_tag),
+        Field::ContainerImageDigest => nonempty(&m.image_digest),
+        Field::ContainerPrivileged => Value::Bool(m.privileged),
+        Field::ContainerHostPid => Value::Bool(m.host_pid),
+        Field::ContainerHostNetwork => Value::Bool(m.host_network),
+        Field::ContainerHostIpc => Value::Bool(m.host_ipc),
+        Field::ContainerUser => Value::str(&m.user),
+        Field::ContainerIp => m.ip.parse().map_or(Value::None, Value::Ip),
+        Field::ContainerStartTs if m.start_ns > 0 => Value::Uint(m.start_ns),
+        Field::ContainerDuration if m.start_ns > 0 => {
+            let now = (ktime as i64).saturating_add(boot_to_realtime_ns).max(0) as u64;
+            Value::Uint(now.saturating_sub(m.start_ns))
+        }
+        Field::ContainerMountSource => name_arg
+            .and_then(|a| m.mounts.iter().find(|x| glob(a, &x.destination)))
+            .map_or(Value::None, |x| Value::str(&x.source)),
+        Field::ContainerMountDest => name_arg
+            .and_then(|a| m.mounts.iter().find(|x| glob(a, &x.source)))
+            .map_or(Value::None, |x| Value::str(&x.destination)),
+        Field::ContainerLabel => name_arg
+            .and_then(|a| m.labels.get(a))
+            .map_or(Value::None, |v| Value::str(v)),
+        Field::ContainerLabels => Value::Str(Cow::Owned(ContainerFacts::join_labels(m.labels.iter()))),
+        Field::K8sNsName => pod.map_or(Value::None, |p| Value::str(&p.namespace)),
+        Field::K8sPodName => pod.map_or(Value::None, |p| Value::str(&p.name)),
+        Field::K8sPodLabel => pod
+            .zip(name_arg)
+            .and_then(|(p, a)| p.labels.get(a))
+            .map_or(Value::None, |v| Value::str(v)),
+        Field::K8sPodLabels => pod.map_or(Value::None, |p| {
+            Value::Str(Cow::Owned(ContainerFacts::join_labels(p.labels.iter())))
+        }),
+        Field::K8sPodFullSandboxId => pod.map_or(Value::None, |p| nonempty(&p.sandbox_id)),
+        Field::K8sPodSandboxId => pod.map_or(Value::None, |p| nonempty(&p.sandbox_id[..12.min(p.sandbox_id.len())])),
+        _ => Value::None,
+    }
+}
 
 impl<'a> RuleEvent<'a> {
     pub fn new(
@@ -152,11 +217,32 @@ impl<'a> RuleEvent<'a> {
             suffixes: Many::Strings(suffixes),
             dns_txt_60s: 0,
             fd: OnceCell::new(),
+            container: OnceCell::new(),
         }
     }
 
     fn fd(&self) -> Option<&FdFacts<'a>> {
         self.fd.get_or_init(|| FdFacts::of(self.ev)).as_ref()
+    }
+
+    fn container(&self) -> &ContainerView {
+        self.container.get_or_init(|| {
+            let facts = ContainerFacts::of(self.ev.cgroup_id, self.host);
+            let mounts = facts
+                .meta
+                .as_ref()
+                .map(|m| {
+                    m.mounts
+                        .iter()
+                        .map(|x| format!("{}:{}:{}:{}:{}", x.source, x.destination, x.mode, x.rw, x.propagation))
+                        .collect()
+                })
+                .unwrap_or_default();
+            ContainerView {
+                facts,
+                mounts: Many::Strings(mounts),
+            }
+        })
     }
 
     fn parent(&self) -> Option<&Process> {
@@ -433,6 +519,12 @@ impl EventSource for RuleEvent<'_> {
             Field::ProcIsExeUpperLayer => Value::Bool(p.exe_flags & exec_flag::EXE_UPPER != 0),
             Field::ProcIsExeFromMemfd => Value::Bool(p.exe_flags & exec_flag::EXE_MEMFD != 0),
             Field::ProcExeDeleted => Value::Bool(p.exe_flags & exec_flag::EXE_DELETED != 0),
+            Field::ProcExeSameAsParent => match self.ancestors.first() {
+                Some(parent) => {
+                    Value::Bool(p.exe_ino != 0 && p.exe_ino == parent.exe_ino && p.exe_dev == parent.exe_dev)
+                }
+                None => Value::None,
+            },
             Field::ProcIsSecureexec => Value::Bool(p.exe_flags & exec_flag::SECUREEXEC != 0),
             Field::ProcExeIno => Value::Uint(p.exe_ino),
             Field::ProcInterpreter => p.interp.as_ref().map_or(Value::None, text),
@@ -551,8 +643,41 @@ impl EventSource for RuleEvent<'_> {
             },
 
             // ---------------------------------------------------------------- container, DNS
-            Field::ContainerId => Value::Str(Cow::Owned(self.host.container_id(ev.cgroup_id))),
-            Field::ContainerFullId => Value::Str(Cow::Owned(self.host.container_full_id(ev.cgroup_id))),
+            Field::ContainerId => Value::str(self.container().facts.id()),
+            Field::ContainerFullId => Value::str(self.container().facts.full_id()),
+            Field::ContainerType => self.container().facts.runtime().map_or(Value::None, Value::str),
+            Field::ContainerMounts => match &self.container().facts.meta {
+                Some(_) => Value::List(&self.container().mounts),
+                None => Value::None,
+            },
+            Field::K8sPodUid | Field::K8sPodId => self.container().facts.pod_uid().map_or(Value::None, Value::str),
+            Field::ContainerName
+            | Field::ContainerImage
+            | Field::ContainerImageId
+            | Field::ContainerImageRepository
+            | Field::ContainerImageTag
+            | Field::ContainerImageDigest
+            | Field::ContainerPrivileged
+            | Field::ContainerMountSource
+            | Field::ContainerMountDest
+            | Field::ContainerStartTs
+            | Field::ContainerDuration
+            | Field::ContainerIp
+            | Field::ContainerHostPid
+            | Field::ContainerHostNetwork
+            | Field::ContainerHostIpc
+            | Field::ContainerUser
+            | Field::ContainerLabel
+            | Field::ContainerLabels
+            | Field::K8sNsName
+            | Field::K8sPodName
+            | Field::K8sPodLabel
+            | Field::K8sPodLabels
+            | Field::K8sPodSandboxId
+            | Field::K8sPodFullSandboxId => match &self.container().facts.meta {
+                Some(m) => container_meta_field(m, f, ev.ktime, self.boot_to_realtime_ns),
+                None => Value::None,
+            },
             Field::DnsQname => match &ev.body {
                 Body::Dns(d) => text(&d.qname),
                 _ => Value::None,
@@ -694,6 +819,7 @@ mod tests {
                 newfd: 0,
                 unix_path: None,
                 names: vec!["pool.example.net".into()],
+                policy: None,
             }))),
             event(Body::Dns(Box::new(Dns {
                 id: 1,
@@ -801,14 +927,70 @@ mod tests {
 
     use vigil_rules::FieldDef;
 
+    const CONTAINER_CGROUP: u64 = 777;
+
+    /// A docker container of a pod, every fact known, in the cgroup CONTAINER_CGROUP.
+    fn remember_a_pod_container(host: &HostFacts) {
+        use std::collections::BTreeMap;
+        use vigil_container::{ContainerMeta, Mount, PodMeta, Runtime};
+        let id = "ab".repeat(32);
+        host.containers
+            .cgroup_created(CONTAINER_CGROUP, &format!("/system.slice/docker-{id}.scope"));
+        // `reference` names every keyed field's argument "HOME".
+        let labels = BTreeMap::from([("HOME".to_string(), "v".to_string())]);
+        host.containers.remember(ContainerMeta {
+            id,
+            runtime: Runtime::Docker,
+            name: "web".into(),
+            image: "docker.io/library/nginx:1.25".into(),
+            image_repository: "docker.io/library/nginx".into(),
+            image_tag: "1.25".into(),
+            image_digest: "sha256:00".into(),
+            image_id: "sha256:11".into(),
+            labels: labels.clone(),
+            privileged: true,
+            host_network: true,
+            host_pid: true,
+            host_ipc: true,
+            user: "0".into(),
+            ip: "10.0.0.2".into(),
+            start_ns: 1,
+            mounts: vec![Mount {
+                source: "HOME".into(),
+                destination: "HOME".into(),
+                mode: "rw".into(),
+                rw: true,
+                propagation: "rprivate".into(),
+            }],
+            pod: Some(PodMeta {
+                name: "web-0".into(),
+                namespace: "default".into(),
+                uid: "u".into(),
+                labels,
+                sandbox_id: "cd".repeat(32),
+            }),
+        });
+    }
+
     /// Every field the catalogue declares available yields a value on some event that
     /// carries it: a field without its arm in `RuleEvent::field` would read as absent
     /// everywhere and make rules silently never match.
     #[test]
     fn every_available_field_yields_a_value() {
         let host = HostFacts::default();
+        remember_a_pod_container(&host);
         let (proc, ancestors) = processes();
-        let events = samples();
+        let mut events = samples();
+        // The same events again, from inside a container of a pod.
+        let in_container: Vec<Event> = events
+            .iter()
+            .cloned()
+            .map(|mut e| {
+                e.cgroup_id = CONTAINER_CGROUP;
+                e
+            })
+            .collect();
+        events.extend(in_container);
         let views: Vec<RuleEvent<'_>> = events
             .iter()
             .map(|ev| RuleEvent::new(ev, 1, &proc, &ancestors, &host, 0))

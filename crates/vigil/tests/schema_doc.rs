@@ -117,6 +117,7 @@ fn every_field_written_is_documented() {
         newfd: 0,
         unix_path: None,
         names: vec!["example.com".into()],
+        policy: None,
     };
     let mut unix = net(NetOp::Connect, 1);
     unix.family = 1;

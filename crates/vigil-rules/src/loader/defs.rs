@@ -1,6 +1,7 @@
 //! What the loader produces: definitions of lists, macros and rules, with
 //! their source text and positions, in definition order.
 
+use crate::policy::Action;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -151,6 +152,11 @@ pub(crate) struct RuleDef {
     pub warn_evttypes: bool,
     pub skip_if_unknown_filter: bool,
     pub rate_limit: RateLimitSetting,
+    /// `action:` and where it was written (policies are refused there).
+    pub action: Action,
+    pub action_origin: Origin,
+    /// `enforce: false`: the policy reports what it would do and acts on nothing.
+    pub enforce: bool,
     pub index: usize,
     pub origin: Origin,
 }

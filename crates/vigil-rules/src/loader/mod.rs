@@ -103,6 +103,8 @@ const RULE_KEYS: &[&str] = &[
     "capture_duration",
     "sequence",
     "rate_limit",
+    "action",
+    "enforce",
 ];
 const APPENDABLE: &[&str] = &["condition", "output", "desc", "tags", "exceptions"];
 const REPLACEABLE: &[&str] = &[

@@ -3,6 +3,7 @@
 
 use super::{ExEntry, ExceptionDef, Mode, Reader, RuleDef, APPENDABLE, REPLACEABLE, RULE_KEYS, SYSCALL_SOURCE};
 use crate::error::Position;
+use crate::policy::Action;
 use crate::ratelimit::RateLimitSetting;
 use crate::ruleset::Priority;
 use crate::yaml::Node;
@@ -138,6 +139,22 @@ impl Reader<'_> {
             None => RateLimitSetting::Default,
         };
         let enabled = self.boolean(item, "enabled").unwrap_or(true);
+        let action_origin = self.origin(item.key("action").map_or(pos, |k| k.pos));
+        let action = match self.string(item, "action", "a rule") {
+            None => Action::Alert,
+            Some(a) => match Action::parse(&a) {
+                Some(a) => a,
+                None => {
+                    self.err(
+                        action_origin.pos,
+                        format!("rule `{name}`: unknown action `{a}` (alert, kill or deny)"),
+                    );
+                    ok = false;
+                    Action::Alert
+                }
+            },
+        };
+        let enforce = self.boolean(item, "enforce").unwrap_or(true);
         let warn_evttypes = self.boolean(item, "warn_evttypes").unwrap_or(true);
         let skip = self.boolean(item, "skip-if-unknown-filter").unwrap_or(false);
         let (Some(priority), true) = (priority, ok) else {
@@ -158,6 +175,9 @@ impl Reader<'_> {
             warn_evttypes,
             skip_if_unknown_filter: skip,
             rate_limit,
+            action,
+            action_origin,
+            enforce,
             index: id,
             origin: self.origin(pos),
         };

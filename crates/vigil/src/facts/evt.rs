@@ -10,6 +10,8 @@ pub fn evt_type(ev: &Event) -> &'static str {
     match &ev.body {
         Body::Snapshot(_) => "snapshot",
         Body::Tick => "tick",
+        Body::Cgroup(c) if c.removed => "cgroup_rmdir",
+        Body::Cgroup(_) => "cgroup_mkdir",
         Body::Exec(x) if x.flags & exec_flag::BY_FD != 0 => "execveat",
         Body::Exec(_) => "execve",
         Body::Fork(_) => "clone",

@@ -7,6 +7,7 @@
 //! other. Facts about the host (users, init namespaces) come from [`crate::host`],
 //! which a replay fills from the recording.
 
+mod container;
 mod dns;
 mod evt;
 mod fd;
@@ -15,6 +16,7 @@ mod process;
 mod syscall;
 mod time;
 
+pub use container::ContainerFacts;
 pub use dns::{domain_suffixes, label_stats};
 pub use evt::{evt_category, evt_type, res};
 pub use fd::{sock_name, End, FdFacts};

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub mod alerts;
+pub mod containers;
 pub mod dns;
 pub mod runner;
 
