@@ -9,7 +9,7 @@ set -euo pipefail
 
 packages=(clang-19 llvm-19 libelf-dev zlib1g-dev pkg-config make gcc libc6-dev bpftool git openssh-client tar
           iproute2 python3 procps socat netcat-openbsd curl wget libcap2-bin util-linux
-          podman runc busybox-static docker.io containerd)
+          podman runc busybox-static docker.io containerd rsyslog prometheus systemd)
 if [[ "${1:-}" == "--bench" ]]; then
     packages+=(auditd bpftrace python3-matplotlib)
 fi
@@ -49,6 +49,12 @@ if [[ "${1:-}" == "--bench" && " ${missing[*]:-} " == *" auditd "* ]] && command
     done
     auditctl -D >/dev/null 2>&1 || true
     auditctl -e 0 >/dev/null 2>&1 || true
+fi
+
+# The OTLP test decodes what Vigil sends with OpenTelemetry's own protobuf definitions.
+if ! python3 -c 'import opentelemetry.proto.collector.logs.v1.logs_service_pb2' 2>/dev/null; then
+    echo "setup: installing opentelemetry-proto (PyPI)" >&2
+    python3 -m pip install -q opentelemetry-proto protobuf >/dev/null
 fi
 
 if ! command -v cargo >/dev/null; then

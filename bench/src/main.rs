@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand};
 
 mod hookstats;
 mod latency;
+mod outputs_bench;
 mod overhead;
 mod peers;
 mod probe;
@@ -70,6 +71,10 @@ enum Cmd {
         /// vigil asking podman's API about it.
         #[arg(long)]
         in_container: bool,
+        /// One more `vigil run` argument for the vigil configurations (repeatable), e.g.
+        /// `--agent-arg=--syslog=udp://127.0.0.1:514` to measure outputs.
+        #[arg(long = "agent-arg", allow_hyphen_values = true)]
+        agent_args: Vec<String>,
     },
     /// Rule evaluation throughput on one core (no root needed).
     Rules {
@@ -79,6 +84,12 @@ enum Cmd {
         /// Also measure Falco's upstream rule files from this directory.
         #[arg(long, default_value = "../shared/falco-rules")]
         falco_rules: String,
+    },
+    /// Alert throughput of each output, and of all at once, against local receivers.
+    Outputs {
+        /// Alerts pushed through each output.
+        #[arg(long, default_value_t = 20_000)]
+        alerts: usize,
     },
     /// Detection latency over attack-shaped scenarios, with the built-in rules (as root).
     Latency {
@@ -119,6 +130,7 @@ fn main() -> Result<()> {
 fn real_main() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Rules { events, falco_rules } => rules_bench::run(events, Some(&falco_rules)),
+        Cmd::Outputs { alerts } => outputs_bench::run(alerts),
         Cmd::Latency {
             rounds,
             vigil,
@@ -151,6 +163,7 @@ fn real_main() -> Result<()> {
             no_chart,
             no_hook_stats,
             in_container,
+            agent_args,
         } => {
             let vigil = match vigil {
                 Some(v) => v,
@@ -180,6 +193,7 @@ fn real_main() -> Result<()> {
                 chart: !no_chart,
                 hook_stats: !no_hook_stats,
                 in_container,
+                agent_args,
             })
         }
     }

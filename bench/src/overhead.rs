@@ -30,6 +30,8 @@ pub struct Opts {
     /// Run every workload inside a podman container (the host's root as an overlay), with
     /// vigil asking podman's API about it.
     pub in_container: bool,
+    /// Extra `vigil run` arguments.
+    pub agent_args: Vec<String>,
 }
 
 /// podman options our machines need (runc: crun refuses hybrid cgroups; cgroupfs: no
@@ -181,6 +183,7 @@ pub fn run(o: Opts) -> Result<()> {
     sys::install_signal_handlers();
     let tmp = TempDir::new("vigil-bench")?;
     let mut ctx = Ctx::new(o.vigil.clone(), tmp.0.clone(), &o.configs)?;
+    ctx.agent_args = o.agent_args.clone();
     let _podman = if o.in_container {
         let sock = tmp.0.join("podman.sock");
         let svc = start_podman_service(&sock)?;

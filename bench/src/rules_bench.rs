@@ -201,6 +201,8 @@ fn measure(name: &str, rules: Arc<RuleSet>, records: &[Vec<u8>]) -> Result<Row> 
             tree: TreeConfig::default(),
             host: None,
             container_endpoints: Vec::new(),
+            format: vigil::AlertFormat::Json,
+            outputs: None,
         },
         Box::new(std::io::sink()),
         None,

@@ -70,6 +70,8 @@ pub struct Ctx {
     pub bpftrace: Option<PathBuf>,
     /// `--in-container`: podman's API socket, which vigil is told to ask about containers.
     pub container_socket: Option<PathBuf>,
+    /// `--agent-arg`: more `vigil run` arguments (outputs, say).
+    pub agent_args: Vec<String>,
 }
 
 impl Ctx {
@@ -81,6 +83,7 @@ impl Ctx {
             auditd: None,
             bpftrace: None,
             container_socket: None,
+            agent_args: Vec::new(),
         };
         if configs.iter().any(|c| c.is_vigil()) && !ctx.vigil.exists() {
             bail!(

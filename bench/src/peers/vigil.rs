@@ -26,6 +26,7 @@ impl VigilSession {
         if let Some(sock) = &ctx.container_socket {
             cmd.arg("--container-socket").arg(format!("podman={}", sock.display()));
         }
+        cmd.args(&ctx.agent_args);
         match config {
             Config::Floor => {
                 cmd.arg("--floor");

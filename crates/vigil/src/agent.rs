@@ -45,6 +45,13 @@ pub struct RunOptions {
     pub allow_exe: Vec<String>,
     /// Sources XDP drops.
     pub xdp_deny: Vec<(std::net::IpAddr, u8)>,
+    /// How alerts are written to the main output.
+    pub format: crate::pipeline::AlertFormat,
+    /// Further alert destinations, each with `output_queue` alerts of room.
+    pub outputs: Vec<vigil_output::Spec>,
+    pub output_queue: usize,
+    /// Serve Prometheus metrics here (`127.0.0.1:9464`).
+    pub metrics: Option<String>,
 }
 
 /// Signals turned into flags the loop checks (a signal also interrupts its wait).
@@ -87,6 +94,9 @@ struct Summary<'a> {
     /// XDP counters, when it guards interfaces.
     #[serde(skip_serializing_if = "Option::is_none")]
     xdp: Option<vigil_sensor::policy::XdpStats>,
+    /// Alert outputs: sent, dropped, failures, queue depth.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    outputs: Vec<vigil_output::OutputStats>,
 }
 
 #[derive(Serialize)]
@@ -218,6 +228,21 @@ pub fn run(opts: RunOptions) -> Result<()> {
     } else if !opts.xdp_deny.is_empty() {
         anyhow::bail!("--xdp-deny needs an interface to guard (--xdp IFACE), and XDP attached to it");
     }
+    // Outputs: a destination that is down now is retried, never fatal.
+    let outputs = Arc::new(
+        vigil_output::Outputs::start(&opts.outputs, opts.output_queue).map_err(|e| anyhow::anyhow!("output: {e}"))?,
+    );
+    for spec in &opts.outputs {
+        eprintln!("vigil: output {}", spec.name());
+    }
+    let metrics = match &opts.metrics {
+        Some(addr) => {
+            let m = vigil_output::metrics::MetricsServer::start(addr).map_err(|e| anyhow::anyhow!("{e}"))?;
+            eprintln!("vigil: metrics on http://{}/metrics", m.addr);
+            Some(m)
+        }
+        None => None,
+    };
     let mut stream = EventStream::new(&sensor)?;
     let mut pipeline = Pipeline::new(
         PipelineConfig {
@@ -228,6 +253,8 @@ pub fn run(opts: RunOptions) -> Result<()> {
             tree: opts.tree.clone(),
             host: None,
             container_endpoints: opts.container_endpoints.clone(),
+            format: opts.format,
+            outputs: (!outputs.is_empty()).then(|| Arc::clone(&outputs)),
         },
         out,
         recorder,
@@ -245,6 +272,9 @@ pub fn run(opts: RunOptions) -> Result<()> {
         pipeline.tree().len(),
         std::process::id()
     );
+    // systemd (Type=notify): every required hook is attached
+    crate::notify::send(&format!("READY=1\nSTATUS={}", ready_hooks(&sensor.report)));
+    let mut output_drops_reported: Vec<u64> = vec![0; opts.outputs.len()];
 
     let mut batch = Batch::default();
     let mut timeout = opts.poll_interval;
@@ -280,7 +310,10 @@ pub fn run(opts: RunOptions) -> Result<()> {
             pipeline.flush()?;
         }
         if signals.reload.swap(false, Ordering::Relaxed) {
+            crate::notify::send("RELOADING=1");
             rules.request_reload();
+            outputs.reopen();
+            crate::notify::send("READY=1");
         }
         // SIGHUP, or a rule file that changed on disk: the watcher thread loads it while
         // this loop keeps reading; a failed load keeps the rules that were running.
@@ -301,6 +334,29 @@ pub fn run(opts: RunOptions) -> Result<()> {
         }
         if last_tick.elapsed() >= Duration::from_secs(1) {
             pipeline.tick(boot_time_ns())?;
+            crate::notify::watchdog();
+            // an output that dropped alerts says so in the main stream too
+            for (i, o) in outputs.stats().iter().enumerate() {
+                if o.dropped > output_drops_reported[i] {
+                    pipeline.write_notice(&serde_json::json!({
+                        "notice": "output_dropped",
+                        "output": o.name,
+                        "dropped_total": o.dropped,
+                        "last_error": o.last_error,
+                    }))?;
+                    output_drops_reported[i] = o.dropped;
+                }
+            }
+            if let Some(m) = &metrics {
+                let kernel = sensor.kernel_stats()?;
+                m.publish(crate::metrics_page::render(
+                    &sensor,
+                    &kernel,
+                    &pipeline.stats(),
+                    &outputs.stats(),
+                    pipeline.rules(),
+                ));
+            }
             if last_sweep.elapsed() >= sweep_every {
                 sensor.sweep_flows()?;
                 last_sweep = Instant::now();
@@ -309,7 +365,15 @@ pub fn run(opts: RunOptions) -> Result<()> {
             if let Some(path) = &opts.stats_file {
                 let kernel = sensor.kernel_stats()?;
                 let user = pipeline.stats();
-                let s = summary(&sensor, &kernel, &user, started, &opts, pipeline.policy_slots());
+                let s = summary(
+                    &sensor,
+                    &kernel,
+                    &user,
+                    started,
+                    &opts,
+                    pipeline.policy_slots(),
+                    outputs.stats(),
+                );
                 if let Err(e) = write_stats_file(path, &s) {
                     if !stats_file_warned {
                         eprintln!("vigil: warning: cannot write {}: {e:#}", path.display());
@@ -336,9 +400,19 @@ pub fn run(opts: RunOptions) -> Result<()> {
         pipeline.process_record(rec)?;
     }
     pipeline.finish()?;
+    crate::notify::send("STOPPING=1");
+    outputs.shutdown(Duration::from_secs(5));
     let kernel = sensor.kernel_stats()?;
     let user = pipeline.stats();
-    let summary = summary(&sensor, &kernel, &user, started, &opts, pipeline.policy_slots());
+    let summary = summary(
+        &sensor,
+        &kernel,
+        &user,
+        started,
+        &opts,
+        pipeline.policy_slots(),
+        outputs.stats(),
+    );
     eprintln!("summary: {}", serde_json::to_string(&summary)?);
     if let Some(path) = &opts.stats_file {
         let _ = std::fs::remove_file(path);
@@ -370,6 +444,7 @@ fn summary<'a>(
     started: Instant,
     opts: &RunOptions,
     slots: &[crate::enforcement::PolicySlot],
+    outputs: Vec<vigil_output::OutputStats>,
 ) -> Summary<'a> {
     let kernel_filter = opts.kernel_filter;
     let xdp_deny_entries = opts.xdp_deny.len();
@@ -396,6 +471,7 @@ fn summary<'a>(
                 .collect()
         },
         xdp: (!sensor.xdp_interfaces.is_empty()).then(|| sensor.xdp_stats(xdp_deny_entries)),
+        outputs,
     }
 }
 

@@ -11,15 +11,18 @@ use vigil_rules::{parse_duration, RateLimit, Scope};
 use crate::rules::{error_lines, RuleSources};
 
 /// `--config FILE`: settings shared by `run`, `replay` and `rules list`.
+/// (The same file as `vigil run --config`, which reads every key: see config_file.rs and
+/// `vigil config check`; the rule commands read the rule keys and ignore the others.)
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Config {
     /// Rule files and directories, loaded before those given with `--rules`.
     #[serde(default)]
     pub rules: Vec<PathBuf>,
     /// Load the built-in rules (default true).
+    #[serde(alias = "builtin-rules")]
     pub builtin_rules: Option<bool>,
     /// Default rate limit, as `--rate-limit`.
+    #[serde(alias = "rate-limit")]
     pub rate_limit: Option<String>,
 }
 
@@ -247,6 +250,29 @@ pub fn stats(path: &Path, json: bool) -> Result<()> {
     if let Some(e) = c["last_error"].as_str() {
         println!("  last lookup error: {e}");
     }
+    for o in v["outputs"].as_array().unwrap_or(&empty) {
+        println!(
+            "output {}: sent {}, dropped {}, failures {}, queued {}/{}{}",
+            o["name"].as_str().unwrap_or("?"),
+            n(&o["sent"]),
+            n(&o["dropped"]),
+            n(&o["failures"]),
+            n(&o["queue_depth"]),
+            n(&o["queue_capacity"]),
+            o["last_error"]
+                .as_str()
+                .map(|e| format!(" (failing: {e})"))
+                .unwrap_or_default()
+        );
+    }
+    for p in v["policies"].as_array().unwrap_or(&empty) {
+        println!(
+            "policy [{}] {}: {} matches",
+            n(&p["slot"]),
+            p["rule"].as_str().unwrap_or("?"),
+            n(&p["matches"])
+        );
+    }
     Ok(())
 }
 
@@ -291,7 +317,7 @@ mod tests {
     #[test]
     fn config_errors_name_the_position() {
         let p = std::env::temp_dir().join(format!("vigil-config-{}.yaml", std::process::id()));
-        std::fs::write(&p, "rules: [/etc/vigil]\nrate_limt: none\n").unwrap();
+        std::fs::write(&p, "rules: [/etc/vigil]\nbuiltin_rules: maybe\n").unwrap();
         let e = Config::read(&p).unwrap_err().to_string();
         assert!(e.contains(":2:"), "{e}");
         std::fs::write(&p, "rules: [/etc/vigil]\nbuiltin_rules: false\n").unwrap();

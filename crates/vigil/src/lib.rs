@@ -9,6 +9,7 @@
 //! - `facts`: what an event means (names of flags, fd ends, syscall arguments), read
 //!   by both of the next two;
 //! - `render`: the JSON schema of events and alerts ([`event_json`]);
+//! - `alert_record`: an alert for the outputs (Falco's `output_fields`, `vigil-output`);
 //! - `rule_event`: an event as the rules see it, Falco's fields ([`RuleEvent`]);
 //! - `host`: user names, hostname, init namespaces, container ids ([`HostFacts`]);
 //! - `rules`: built-in and user rule files, (re)loading ([`RuleSources`]);
@@ -18,12 +19,15 @@
 //! - `doctor`: `vigil doctor`, what this kernel supports ([`doctor()`]).
 
 mod agent;
+mod alert_record;
 pub mod cli;
 mod doctor;
 pub mod enforcement;
 mod facts;
 mod host;
 mod kernel_filter;
+mod metrics_page;
+mod notify;
 mod pipeline;
 mod render;
 mod replay;
@@ -34,7 +38,7 @@ pub use agent::{run, RunOptions, DEFAULT_STATS_FILE};
 pub use doctor::{doctor, EXIT_CANNOT_RUN, EXIT_DEGRADED, EXIT_READY};
 pub use host::HostFacts;
 pub use kernel_filter::DEFAULT_DEDUP_WINDOW_SECS;
-pub use pipeline::{Pipeline, PipelineConfig, PipelineStats};
+pub use pipeline::{AlertFormat, Pipeline, PipelineConfig, PipelineStats};
 pub use render::{event_json, EventJson};
 pub use replay::{replay, ReplayOptions};
 pub use rule_event::RuleEvent;

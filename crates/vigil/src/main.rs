@@ -1,10 +1,13 @@
 use std::collections::BTreeSet;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+mod config_file;
+
 use vigil::cli;
 use vigil::RunOptions;
 use vigil::{ReplayOptions, RuleSources};
@@ -14,7 +17,7 @@ use vigil_sensor::SensorConfig;
 /// Vigil watches what processes on this host do, from eBPF hooks in the kernel,
 /// and reports intrusions as JSON alerts within milliseconds.
 #[derive(Parser)]
-#[command(name = "vigil", version, about, long_about = None, propagate_version = true)]
+#[command(name = "vigil", version, about, long_about = None, propagate_version = true, args_override_self = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -67,12 +70,76 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check a configuration file (`vigil run --config FILE`): every mistake as file:line:col.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// List the fields rules can use, with their types and descriptions.
     Fields {
         /// Print as JSON.
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Read the file as `vigil run --config` would and check every setting.
+    Check {
+        /// The configuration file (e.g. /etc/vigil/vigil.yaml).
+        file: PathBuf,
+    },
+}
+
+/// Every long flag of `vigil run`, and what it takes.
+fn run_flags() -> std::collections::BTreeMap<String, config_file::FlagKind> {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    let Some(run) = cmd.find_subcommand("run") else {
+        return Default::default();
+    };
+    run.get_arguments()
+        .filter_map(|a| {
+            let long = a.get_long()?.to_string();
+            let kind = match a.get_action() {
+                clap::ArgAction::SetTrue | clap::ArgAction::SetFalse => config_file::FlagKind::Switch,
+                clap::ArgAction::Append => config_file::FlagKind::List,
+                _ => config_file::FlagKind::Value,
+            };
+            Some((long, kind))
+        })
+        .filter(|(long, _)| long != "config" && long != "help" && long != "version")
+        .collect()
+}
+
+/// `vigil run --config FILE ...`: the file's settings and the `VIGIL_*` environment
+/// become flags ahead of the command line's (which win).
+fn expand_run_config(args: Vec<std::ffi::OsString>) -> Result<Vec<std::ffi::OsString>> {
+    let Some(run_at) = args.iter().position(|a| a == "run") else {
+        return Ok(args);
+    };
+    let mut rest: Vec<std::ffi::OsString> = Vec::new();
+    let mut config: Option<PathBuf> = None;
+    let mut it = args[run_at + 1..].iter();
+    while let Some(a) = it.next() {
+        let s = a.to_string_lossy();
+        if s == "--config" {
+            config = it.next().map(PathBuf::from);
+        } else if let Some(v) = s.strip_prefix("--config=") {
+            config = Some(PathBuf::from(v));
+        } else {
+            rest.push(a.clone());
+        }
+    }
+    let flags = run_flags();
+    let mut out: Vec<std::ffi::OsString> = args[..=run_at].to_vec();
+    if let Some(path) = &config {
+        out.extend(config_file::flags_of_file(path, &flags)?.into_iter().map(Into::into));
+    }
+    out.extend(config_file::flags_of_env(&flags, &["log"]).into_iter().map(Into::into));
+    out.extend(rest);
+    Ok(out)
 }
 
 #[derive(Subcommand)]
@@ -220,12 +287,110 @@ struct RunArgs {
     /// Only report SYN scans; never drop the scanner's packets.
     #[arg(long)]
     xdp_scan_alert_only: bool,
+    /// How alerts are written to stdout or --output: `text` (one line per alert, the
+    /// default on a terminal), `json` (Vigil's JSON, the default otherwise) or `falco`
+    /// (Falco's alert JSON, for falcosidekick and SIEM parsers).
+    #[arg(long, value_enum)]
+    format: Option<FormatArg>,
+    /// Also write alerts to this file (JSON lines, rotated by size, reopened on SIGHUP).
+    #[arg(long, value_name = "FILE")]
+    alerts_file: Option<PathBuf>,
+    /// Rotate --alerts-file at this size, MiB (0: never).
+    #[arg(long, default_value_t = 100)]
+    alerts_file_max_mb: u64,
+    /// Rotated --alerts-file files kept.
+    #[arg(long, default_value_t = 5)]
+    alerts_file_keep: usize,
+    /// Send alerts to syslog (RFC 5424): unix:///dev/log, udp://HOST:PORT or tcp://HOST:PORT.
+    #[arg(long, value_name = "TARGET")]
+    syslog: Option<String>,
+    /// Syslog facility number (4 auth, 10 authpriv, 16-23 local0-7).
+    #[arg(long, default_value_t = 10)]
+    syslog_facility: u8,
+    /// POST alerts as JSON to this URL (repeatable), through an on-disk spool.
+    #[arg(long, value_name = "URL")]
+    webhook: Vec<String>,
+    /// Alerts per webhook POST (a JSON array; 1 posts single objects, as falcosidekick takes).
+    #[arg(long, default_value_t = 100)]
+    webhook_batch: usize,
+    /// Where webhook spools live.
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/vigil/spool")]
+    webhook_spool: PathBuf,
+    /// Largest webhook spool, MiB.
+    #[arg(long, default_value_t = 256)]
+    webhook_spool_mb: u64,
+    /// Send alerts as OpenTelemetry logs to this OTLP/HTTP endpoint (http://HOST:4318/v1/logs).
+    #[arg(long, value_name = "URL")]
+    otlp: Option<String>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9464).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
+    /// Alerts each output may hold while it is slow or down (beyond: counted as dropped).
+    #[arg(long, default_value_t = 10_000)]
+    output_queue: usize,
+    /// JSON format of --alerts-file and the webhooks: vigil or falco.
+    #[arg(long, value_enum, default_value = "vigil")]
+    outputs_format: OutputsFormatArg,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum FormatArg {
+    Text,
+    Json,
+    Falco,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum OutputsFormatArg {
+    Vigil,
+    Falco,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum EnforcementMode {
     Enforce,
     Audit,
+}
+
+/// The alert outputs the flags name.
+fn output_specs(a: &RunArgs) -> anyhow::Result<Vec<vigil_output::Spec>> {
+    use vigil_output::{file, otlp, syslog, webhook, Format, Spec};
+    let format = match a.outputs_format {
+        OutputsFormatArg::Vigil => Format::Vigil,
+        OutputsFormatArg::Falco => Format::Falco,
+    };
+    let mut specs = Vec::new();
+    if let Some(path) = &a.alerts_file {
+        specs.push(Spec::File(file::FileConfig {
+            path: path.clone(),
+            max_bytes: a.alerts_file_max_mb.saturating_mul(1 << 20),
+            keep: a.alerts_file_keep,
+            format,
+        }));
+    }
+    if let Some(t) = &a.syslog {
+        specs.push(Spec::Syslog(syslog::SyslogConfig {
+            target: syslog::Target::parse(t).map_err(|e| anyhow::anyhow!("--syslog: {e}"))?,
+            facility: a.syslog_facility.min(23),
+            app_name: "vigil".into(),
+        }));
+    }
+    for url in &a.webhook {
+        if !url.starts_with("http://") {
+            anyhow::bail!("--webhook {url}: only http:// URLs (TLS is not built in yet; put a local relay in front)");
+        }
+        specs.push(Spec::Webhook(webhook::WebhookConfig {
+            url: url.clone(),
+            spool_dir: a.webhook_spool.clone(),
+            max_spool_bytes: a.webhook_spool_mb.saturating_mul(1 << 20),
+            batch: a.webhook_batch.max(1),
+            format,
+        }));
+    }
+    if let Some(url) = &a.otlp {
+        specs.push(Spec::Otlp(otlp::OtlpConfig { url: url.clone() }));
+    }
+    Ok(specs)
 }
 
 /// `ADDR` or `ADDR/PREFIX`.
@@ -252,7 +417,14 @@ fn parse_cidr(s: &str) -> anyhow::Result<(std::net::IpAddr, u8)> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args = match expand_run_config(std::env::args_os().collect()) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("vigil: error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cli = Cli::parse_from(args);
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
@@ -335,6 +507,15 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
         Command::Run(a) => {
             let (mut rules, engine) = rule_setup(&a.rules)?;
             rules.agent = vigil::AgentIdentity::of_this_process(&rules);
+            let outputs = output_specs(&a)?;
+            let format = match a.format {
+                Some(FormatArg::Json) => vigil::AlertFormat::Json,
+                Some(FormatArg::Falco) => vigil::AlertFormat::Falco,
+                Some(FormatArg::Text) => vigil::AlertFormat::Text,
+                // a person at a terminal reads lines; a pipe or a file gets JSON
+                None if a.output.is_none() && !a.events && std::io::stdout().is_terminal() => vigil::AlertFormat::Text,
+                None => vigil::AlertFormat::Json,
+            };
             let opts = RunOptions {
                 output: a.output,
                 emit_events: a.events,
@@ -377,6 +558,10 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                     .iter()
                     .map(|c| parse_cidr(c))
                     .collect::<anyhow::Result<_>>()?,
+                format,
+                outputs,
+                output_queue: a.output_queue.max(1),
+                metrics: a.metrics.clone(),
                 tree: TreeConfig {
                     grace_ns: (a.exit_grace * 1e9) as u64,
                     ..TreeConfig::default()
@@ -449,6 +634,48 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
         Command::Stats { file, json } => {
             cli::stats(&file, json)?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Config {
+            command: ConfigCommand::Check { file },
+        } => {
+            let flags = config_file::flags_of_file(&file, &run_flags())?;
+            let argv = ["vigil", "run"]
+                .into_iter()
+                .map(String::from)
+                .chain(flags.iter().cloned());
+            match Cli::try_parse_from(argv) {
+                Ok(Cli {
+                    command: Command::Run(a),
+                    ..
+                }) => {
+                    // values clap cannot check: the output targets, the CIDRs
+                    output_specs(&a)?;
+                    for c in &a.xdp_deny {
+                        parse_cidr(c)?;
+                    }
+                    println!("{}: ok ({} settings)", file.display(), flags.len());
+                    Ok(ExitCode::SUCCESS)
+                }
+                Ok(_) => Ok(ExitCode::FAILURE),
+                Err(e) => {
+                    // name the key of the flag clap refused
+                    let text = std::fs::read_to_string(&file).unwrap_or_default();
+                    let msg = e.to_string();
+                    let (line, col) = text
+                        .lines()
+                        .enumerate()
+                        .find_map(|(i, l)| {
+                            let t = l.trim_start();
+                            let key = t.split(':').next()?.trim().replace('_', "-");
+                            (!key.is_empty() && msg.contains(&format!("--{key}")))
+                                .then(|| (i + 1, l.len() - t.len() + 1))
+                        })
+                        .unwrap_or((1, 1));
+                    let first = msg.lines().next().unwrap_or("").trim_start_matches("error: ");
+                    println!("{}:{line}:{col}: {first}", file.display());
+                    Ok(ExitCode::FAILURE)
+                }
+            }
         }
         Command::Fields { json } => {
             cli::fields(json)?;

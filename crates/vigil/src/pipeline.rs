@@ -14,6 +14,7 @@ use vigil_event::{Body, DecodeStats, Decoder, Event};
 use vigil_proctree::{Process, ProcessTree, TreeConfig, TreeStats};
 use vigil_rules::{Engine, EngineConfig, Match, RuleSet, RuleStats};
 
+use crate::alert_record;
 use crate::enforcement::{self, PolicySlot};
 use crate::host::HostFacts;
 use crate::render::{self, ActionJson, AlertJson};
@@ -33,6 +34,23 @@ pub struct PipelineConfig {
     pub host: Option<vigil_event::recording::RecordedHost>,
     /// Container runtimes to ask about containers (live runs; empty: ids only).
     pub container_endpoints: Vec<vigil_container::Endpoint>,
+    /// How alerts are written to the main output (events are always Vigil's JSON).
+    pub format: AlertFormat,
+    /// Further destinations of every alert (syslog, webhook, OTLP, files), each behind
+    /// its own queue.
+    pub outputs: Option<Arc<vigil_output::Outputs>>,
+}
+
+/// The main output's alert format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AlertFormat {
+    /// Vigil's JSON (docs/events.md): the event with its `alert`.
+    #[default]
+    Json,
+    /// Falco's alert JSON (time, rule, priority, output, output_fields, source, tags, hostname).
+    Falco,
+    /// One line per alert for a terminal.
+    Text,
 }
 
 /// TXT queries per process over the last minute of event time (TXT floods carry DNS
@@ -95,7 +113,7 @@ struct Held {
 }
 
 /// How long an event waits for its container's metadata, and how many may wait at once.
-const HOLD_MAX: Duration = Duration::from_millis(500);
+const HOLD_MAX: Duration = Duration::from_secs(2);
 const HOLD_MAX_EVENTS: usize = 50_000;
 
 /// What the userspace side has seen, for the stats line and the summary.
@@ -219,6 +237,7 @@ impl Pipeline {
             Body::Net(n) => n.policy,
             _ => None,
         };
+        let mut fields = Vec::new();
         if let Some(engine) = &mut self.engine {
             let p: &Process = proc.as_deref().unwrap_or(&self.unknown_process);
             let mut view = RuleEvent::new(&ev, num, p, &ancestors, &self.host, self.cfg.boot_to_realtime_ns);
@@ -227,11 +246,16 @@ impl Pipeline {
             if let (Some(v), Some(rules)) = (verdict, self.cfg.rules.as_deref()) {
                 action_alert(&self.slots, rules, v, &view, &mut self.matches);
             }
+            let rules = self.cfg.rules.as_deref();
+            for m in &self.matches {
+                let rule = rules.and_then(|r| r.rules().get(m.rule_index));
+                fields.push(alert_record::output_fields(rule, &view));
+            }
         }
         let matches = std::mem::take(&mut self.matches);
-        for m in &matches {
+        for (m, f) in matches.iter().zip(fields) {
             let action = self.action_of(m, verdict, &ev);
-            self.write(&ev, proc.as_ref(), &ancestors, Some((m, action)))?;
+            self.write(&ev, proc.as_ref(), &ancestors, Some((m, action, f)))?;
         }
         self.matches = matches;
         self.matches.clear();
@@ -279,7 +303,7 @@ impl Pipeline {
         ev: &Event,
         proc: Option<&Arc<Process>>,
         ancestors: &[Arc<Process>],
-        alert: Option<(&Match, Option<ActionJson>)>,
+        alert: Option<(&Match, Option<ActionJson>, BTreeMap<String, serde_json::Value>)>,
     ) -> io::Result<()> {
         let mut json = render::event_json(
             ev,
@@ -290,12 +314,40 @@ impl Pipeline {
             &self.host,
         );
         let is_alert = alert.is_some();
-        json.alert = alert.map(|(m, action)| AlertJson {
-            action,
-            ..AlertJson::from_match(m)
-        });
+        let (m, fields) = match alert {
+            Some((m, action, fields)) => {
+                json.alert = Some(AlertJson {
+                    action,
+                    ..AlertJson::from_match(m)
+                });
+                (Some(m), fields)
+            }
+            None => {
+                json.compact_ancestry();
+                (None, BTreeMap::new())
+            }
+        };
         self.line.clear();
         serde_json::to_writer(&mut self.line, &json).map_err(io::Error::other)?;
+        if let Some(m) = m {
+            let time_ns = ev.ktime as i64 + self.cfg.boot_to_realtime_ns;
+            let native = String::from_utf8_lossy(&self.line).into_owned();
+            let record = Arc::new(alert_record::record(m, fields, time_ns, &self.host.hostname, native));
+            if let Some(outputs) = &self.cfg.outputs {
+                outputs.send(&record);
+            }
+            match self.cfg.format {
+                AlertFormat::Json => {}
+                AlertFormat::Falco => {
+                    self.line.clear();
+                    self.line.extend_from_slice(record.falco_json().as_bytes());
+                }
+                AlertFormat::Text => {
+                    self.line.clear();
+                    self.line.extend_from_slice(record.text().as_bytes());
+                }
+            }
+        }
         self.line.push(b'\n');
         self.out.write_all(&self.line)?;
         *self
@@ -356,6 +408,19 @@ impl Pipeline {
     pub fn finish(&mut self) -> io::Result<()> {
         self.release_held(true)?;
         self.flush()
+    }
+
+    /// A line of the agent's own in the main output (an output that dropped alerts).
+    pub fn write_notice(&mut self, notice: &serde_json::Value) -> io::Result<()> {
+        let mut line = serde_json::to_vec(notice).map_err(io::Error::other)?;
+        line.push(b'\n');
+        self.out.write_all(&line)?;
+        self.out.flush()
+    }
+
+    /// The rules in force.
+    pub fn rules(&self) -> Option<&RuleSet> {
+        self.cfg.rules.as_deref()
     }
 
     /// The enforcement policies of the rules in force, by slot.

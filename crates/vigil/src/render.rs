@@ -327,7 +327,35 @@ pub struct AncestorJson<'a> {
     pub name: &'a Text,
     pub exe: &'a Text,
     pub exepath: &'a Text,
-    pub args: &'a [Text],
+    pub args: std::borrow::Cow<'a, [Text]>,
+    /// Events (not alerts) carry a compact ancestry: at most ANCESTOR_ARGS arguments of
+    /// ANCESTOR_ARG_BYTES each; this says something was cut.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub args_truncated: bool,
+}
+
+/// Compact ancestry of events: a JVM's classpath or an orchestrator's flags repeated in
+/// every event made events of 8-11 KB; alerts keep the full argv.
+const ANCESTOR_ARGS: usize = 4;
+const ANCESTOR_ARG_BYTES: usize = 128;
+
+impl EventJson<'_> {
+    /// Cuts the ancestors' arguments to the compact form (events that are not alerts).
+    pub fn compact_ancestry(&mut self) {
+        for a in &mut self.ancestors {
+            let long = a.args.len() > ANCESTOR_ARGS || a.args.iter().any(|x| x.as_bytes().len() > ANCESTOR_ARG_BYTES);
+            if long {
+                let cut: Vec<Text> = a
+                    .args
+                    .iter()
+                    .take(ANCESTOR_ARGS)
+                    .map(|x| Text::new(&x.as_bytes()[..x.as_bytes().len().min(ANCESTOR_ARG_BYTES)]))
+                    .collect();
+                a.args = std::borrow::Cow::Owned(cut);
+                a.args_truncated = true;
+            }
+        }
+    }
 }
 
 /// `fd` for files (name, directory, filename, inode) and sockets (ends, protocol).
@@ -567,7 +595,8 @@ pub fn event_json<'a>(
                 name: &a.name,
                 exe: facts::argv0(a),
                 exepath: &a.exe,
-                args: &a.args,
+                args: std::borrow::Cow::Borrowed(&a.args),
+                args_truncated: false,
             })
             .collect(),
         container: ContainerJson::of(&facts::ContainerFacts::of(ev.cgroup_id, host)),

@@ -47,6 +47,8 @@ pub fn replay(path: &Path, mut opts: ReplayOptions<'_>) -> Result<PipelineStats>
             // judged against the recording host's facts, as live
             host: Some(reader.host.clone()),
             container_endpoints: Vec::new(),
+            format: crate::pipeline::AlertFormat::Json,
+            outputs: None,
         },
         out,
         None,
