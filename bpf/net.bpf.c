@@ -82,7 +82,8 @@ static __always_inline __u32 build_flow_record(__u8 *rec, struct flow_info *f, _
 	e->verdict = 0;
 	e->policy = 0;
 	__u32 flags = e->flags;
-	e->names_len = f->direction == VIGIL_NET_DIR_OUT ? put_names(rec, sizeof(*e), f->raddr, &flags) : 0;
+	e->names_len =
+		f->direction == VIGIL_NET_DIR_OUT ? put_names(rec, sizeof(*e), f->raddr, &flags, f->pid, f->cgroup_id) : 0;
 	e->flags = flags;
 	return sizeof(*e) + e->names_len;
 }
@@ -339,7 +340,7 @@ static __noinline int net_emit(struct net_req *q)
 		}
 	}
 	off += e->path_len;
-	e->names_len = q->names ? put_names(r->data, off, e->raddr, &flags) : 0;
+	e->names_len = q->names ? put_names(r->data, off, e->raddr, &flags, e->hdr.pid, e->hdr.cgroup_id) : 0;
 	off += e->names_len;
 	e->flags = flags;
 	emit_record(&rb_events, r, off, q->hook);

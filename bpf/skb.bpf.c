@@ -328,13 +328,16 @@ static long answer_step(__u32 i, void *data)
 }
 
 /* Remembers, for addr, the names it was resolved from (qname, then CNAME targets). */
-static __always_inline void remember_names(struct net_work *w, const __u8 addr[16], __u32 qlen, __u32 clen, __u32 pid)
+static __always_inline void remember_names(struct net_work *w, const __u8 addr[16], __u32 qlen, __u32 clen,
+					   const struct vigil_hdr *asker)
 {
 	struct ip_key k = {};
 	__builtin_memcpy(k.addr, addr, 16);
 	struct ip_names *v = (struct ip_names *)&w->rec[NET_REC_MAX - sizeof(struct ip_names)];
 	v->ktime = bpf_ktime_get_boot_ns();
-	v->pid = pid;
+	bool resolver = bpf_map_lookup_elem(&dns_resolvers, asker->comm) != NULL;
+	v->pid = resolver ? 0 : asker->pid;
+	v->cgroup_id = resolver ? 0 : asker->cgroup_id;
 	v->pad = 0;
 	__u32 n = qlen < IP_NAMES_LEN - 1 ? qlen : IP_NAMES_LEN - 1;
 	bpf_probe_read_kernel(v->names, n & (IP_NAMES_LEN - 1), &w->names[DNS_QNAME_AT]);
@@ -454,7 +457,7 @@ out:
 		for (int i = 0; i < VIGIL_DNS_MAX_ADDRS; i++) {
 			if (i >= n)
 				break;
-			remember_names(w, e->addrs[i].addr, qlen, clen, e->hdr.pid);
+			remember_names(w, e->addrs[i].addr, qlen, clen, &e->hdr);
 		}
 	}
 	net_work_put(level);
@@ -484,7 +487,7 @@ static __always_inline void handle_skb(struct __sk_buff *skb, bool ingress)
 				__u32 size = skb_flow_record(w, f, cookie, VIGIL_NET_FLOW_START);
 				__u32 flags = 0;
 				struct vigil_net *e = (void *)w->rec;
-				e->names_len = put_names(w->rec, size, f->raddr, &flags);
+				e->names_len = put_names(w->rec, size, f->raddr, &flags, f->pid, f->cgroup_id);
 				e->flags |= flags;
 				emit_net_record(w, size + e->names_len, VIGIL_HOOK_SKB);
 				net_work_put(level);

@@ -308,6 +308,7 @@ enum vigil_net_flag {
 	VIGIL_NET_NEVER_ESTABLISHED = (1u << 2), /* FLOW_END of a connection attempt that failed */
 	VIGIL_NET_ABSTRACT = (1u << 3), /* unix socket in the abstract namespace: path starts with @ */
 	VIGIL_NET_IDLE_END = (1u << 4), /* FLOW_END because a datagram flow was idle (no close hook for UDP) */
+	VIGIL_NET_NAMES_OTHER = (1u << 5), /* the names were resolved by another process (not this one, its cgroup, or a resolver) */
 };
 
 struct vigil_net {

@@ -78,11 +78,24 @@ struct ip_key {
 };
 struct ip_names {
 	__u64 ktime;
-	__u32 pid;   /* who asked */
+	__u32 pid;   /* who asked (0: unknown, or a resolver asking for others) */
 	__u16 len;
 	__u16 pad;
+	__u64 cgroup_id; /* the asker's cgroup (its container or service) */
 	char names[IP_NAMES_LEN];
 };
+
+/*
+ * Resolvers (comm -> 1, from the rules' list vigil_dns_resolvers): a caching resolver
+ * asks for every process on the host, so names it resolved are attributed to nobody
+ * (pid 0), that is: to every process.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, char[VIGIL_COMM_LEN]);
+	__type(value, __u8);
+} dns_resolvers SEC(".maps") __weak;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -201,14 +214,22 @@ static __always_inline void unmap_v4(__u16 *family, __u8 addr[16])
 	}
 }
 
-/* Appends the DNS names of addr to a record at off; returns bytes written. */
-static __always_inline __u16 put_names(__u8 *rec, __u32 off, const __u8 addr[16], __u32 *flags)
+/*
+ * Appends the DNS names of addr to a record at off; returns bytes written. Names another
+ * process asked for (not this one, not one in the same cgroup, and not a resolver) are
+ * still attached, flagged VIGIL_NET_NAMES_OTHER: addresses are shared (CDNs, NAT), so a
+ * name one process resolved says little about another process's connection.
+ */
+static __always_inline __u16 put_names(__u8 *rec, __u32 off, const __u8 addr[16], __u32 *flags, __u32 pid,
+				       __u64 cgroup_id)
 {
 	struct ip_key k = {};
 	__builtin_memcpy(k.addr, addr, 16);
 	struct ip_names *n = bpf_map_lookup_elem(&ip_names, &k);
 	if (!n || n->len == 0 || off >= NET_REC_MAX - IP_NAMES_LEN)
 		return 0;
+	if (n->pid && n->pid != pid && n->cgroup_id != cgroup_id)
+		*flags |= VIGIL_NET_NAMES_OTHER;
 	__u32 len = n->len < IP_NAMES_LEN - 1 ? n->len : IP_NAMES_LEN - 1;
 	/* keep the masks: the compiler knows off < NET_REC_MAX here, the verifier does not */
 	barrier_var(off);

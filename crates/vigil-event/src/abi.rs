@@ -320,6 +320,7 @@ abi_enum!(
         NEVER_ESTABLISHED = 1 << 2,
         ABSTRACT = 1 << 3,
         IDLE_END = 1 << 4,
+        NAMES_OTHER = 1 << 5,
     }
 );
 

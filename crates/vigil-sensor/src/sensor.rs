@@ -523,20 +523,35 @@ impl Sensor {
         Ok(ended)
     }
 
-    /// Sets what the burst detectors count: discovery commands (process names) and host
-    /// fingerprint files (absolute paths). Replaces the previous sets.
-    pub fn set_detector_lists(&self, discovery: &[String], fingerprint_paths: &[String]) -> Result<(), SensorError> {
+    /// Sets the process-name and path sets the kernel's detectors read: discovery
+    /// commands and host fingerprint files (burst detectors), and DNS resolvers (whose
+    /// answers are attributed to no process). Replaces the previous sets.
+    pub fn set_detector_lists(
+        &self,
+        discovery: &[String],
+        fingerprint_paths: &[String],
+        resolvers: &[String],
+    ) -> Result<(), SensorError> {
         let err = |e: libbpf_rs::Error| SensorError::Filter(e.to_string());
         let m = &self.skel.maps;
-        for k in m.discovery_cmds.keys().collect::<Vec<_>>() {
-            m.discovery_cmds.delete(&k).map_err(err)?;
-        }
-        for name in discovery.iter().take(256) {
+        let comm = |name: &String| {
             let mut key = [0u8; 16];
             let b = name.as_bytes();
             let n = b.len().min(15);
             key[..n].copy_from_slice(&b[..n]);
-            m.discovery_cmds.update(&key, &[1], MapFlags::ANY).map_err(err)?;
+            key
+        };
+        for k in m.discovery_cmds.keys().collect::<Vec<_>>() {
+            m.discovery_cmds.delete(&k).map_err(err)?;
+        }
+        for name in discovery.iter().take(256) {
+            m.discovery_cmds.update(&comm(name), &[1], MapFlags::ANY).map_err(err)?;
+        }
+        for k in m.dns_resolvers.keys().collect::<Vec<_>>() {
+            m.dns_resolvers.delete(&k).map_err(err)?;
+        }
+        for name in resolvers.iter().take(64) {
+            m.dns_resolvers.update(&comm(name), &[1], MapFlags::ANY).map_err(err)?;
         }
         for k in m.fingerprint_paths.keys().collect::<Vec<_>>() {
             m.fingerprint_paths.delete(&k).map_err(err)?;

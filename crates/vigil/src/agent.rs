@@ -541,7 +541,11 @@ fn apply_policies(sensor: &Sensor, set: &vigil_rules::RuleSet, opts: &RunOptions
 /// The kernel's burst detectors count what the rules' lists name.
 fn feed_detectors(sensor: &Sensor, rules: &vigil_rules::RuleSet) {
     let list = |n: &str| rules.list(n).map(<[String]>::to_vec).unwrap_or_default();
-    if let Err(e) = sensor.set_detector_lists(&list("vigil_discovery_commands"), &list("vigil_fingerprint_files")) {
+    if let Err(e) = sensor.set_detector_lists(
+        &list("vigil_discovery_commands"),
+        &list("vigil_fingerprint_files"),
+        &list("vigil_dns_resolvers"),
+    ) {
         eprintln!("vigil: warning: could not set the detector lists: {e}");
     }
 }

@@ -178,8 +178,13 @@ impl<'a> RuleEvent<'a> {
         let mut lineage = Vec::with_capacity(ancestors.len() + 1);
         lineage.push(ev.pid);
         lineage.extend(ancestors.iter().map(|a| a.pid));
+        // Names another process resolved (kernel flag NAMES_OTHER) say little about this
+        // connection (shared addresses: CDNs, NAT, loopback): rules do not see them; the
+        // JSON still shows them, flagged `names_from_another_process`.
+        let own_names = |n: &vigil_event::model::Net| !n.has(vigil_event::abi::net_flag::NAMES_OTHER);
         let (names, ends): (&'a [Text], [Option<IpAddr>; 2]) = match &ev.body {
-            Body::Net(n) => (&n.names, [n.laddr, n.raddr]),
+            Body::Net(n) if own_names(n) => (&n.names, [n.laddr, n.raddr]),
+            Body::Net(n) => (&EMPTY_TEXTS, [n.laddr, n.raddr]),
             _ => (&EMPTY_TEXTS, [None, None]),
         };
         let ports = match &ev.body {
@@ -187,7 +192,7 @@ impl<'a> RuleEvent<'a> {
             _ => [0, 0],
         };
         let suffixes: Vec<String> = match &ev.body {
-            Body::Net(n) => n
+            Body::Net(n) if own_names(n) => n
                 .names
                 .iter()
                 .flat_map(|t| domain_suffixes(&t.as_str()).map(str::to_string).collect::<Vec<_>>())
@@ -626,7 +631,7 @@ impl EventSource for RuleEvent<'_> {
                 _ => Value::None,
             },
             Field::FdRipName | Field::FdSipName => match &ev.body {
-                Body::Net(n) if !n.names.is_empty() => {
+                Body::Net(n) if !n.names.is_empty() && !n.has(vigil_event::abi::net_flag::NAMES_OTHER) => {
                     let remote_is_server = !matches!(n.direction, net_dir::IN | net_dir::LISTEN);
                     if (f.field == Field::FdRipName) || remote_is_server {
                         text(&n.names[0])

@@ -285,7 +285,7 @@ impl Netns {
         let name = format!("vg{tag}{}", std::process::id() % 10000);
         let host_if = format!("vh{tag}{}", std::process::id() % 10000);
         let peer = format!("vp{tag}{}", std::process::id() % 10000);
-        let _ = Command::new("ip").args(["netns", "del", &name]).status();
+        let _ = Command::new("ip").args(["netns", "del", &name]).output();
         ip(&["netns", "add", &name]);
         ip(&["link", "add", &host_if, "type", "veth", "peer", "name", &peer]);
         ip(&["link", "set", &peer, "netns", &name]);

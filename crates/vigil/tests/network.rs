@@ -475,3 +475,104 @@ fn ten_thousand_short_connections_are_counted_and_memory_stays_bounded() {
         "{flows} flows still tracked after all connections closed ({missed} missed)"
     );
 }
+
+/// Names are attributed to the process that asked, or its cgroup (issue 15's false
+/// positive): after one process resolved a dynamic-DNS name, a process of another cgroup
+/// connecting to the same address is not "a connection to the dynamic-DNS host"; its
+/// record still shows the names, flagged as another process's.
+#[test]
+fn dns_names_belong_to_the_process_that_asked() {
+    let dns = UdpSocket::bind("127.0.0.1:0").expect("dns socket");
+    let dns_port = dns.local_addr().expect("addr").port();
+    let service = TcpListener::bind("127.0.0.12:0").expect("service");
+    let service_port = service.local_addr().expect("addr").port();
+    let agent = Agent::start(&["--events", "--dns-port", &dns_port.to_string()]);
+    let server = std::thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        let (n, from) = dns.recv_from(&mut buf).expect("query");
+        let id = u16::from_be_bytes([buf[0], buf[1]]);
+        let _ = n;
+        let resp = dns_message(
+            id,
+            0x8180,
+            "c2.vigil-test.duckdns.org",
+            1,
+            &[answer(1, &[127, 0, 0, 12])],
+        );
+        dns.send_to(&resp, from).expect("answer");
+    });
+    let accept = std::thread::spawn(move || {
+        for _ in 0..2 {
+            let _ = service.accept();
+        }
+    });
+    // the asker resolves and connects
+    let asker = format!(
+        r#"
+import socket, struct
+q = struct.pack('>HHHHHH', 0x4343, 0x0100, 1, 0, 0, 0) + b'\x02c2\x0avigil-test\x06duckdns\x03org\x00' + struct.pack('>HH', 1, 1)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.sendto(q, ('127.0.0.1', {dns_port}))
+u.recv(512)
+socket.create_connection(('127.0.0.12', {service_port})).close()
+"#
+    );
+    let a = Command::new(python()).args(["-c", &asker]).spawn().expect("python");
+    let asker_pid = a.id();
+    assert!(a.wait_with_output().expect("wait").status.success());
+    server.join().expect("dns server");
+    // another process, in a cgroup of its own (as another container or service would
+    // be), connects to the same address without asking
+    let root = std::fs::read_to_string("/proc/mounts")
+        .expect("mounts")
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.get(2) == Some(&"cgroup2")).then(|| f[1].to_string())
+        })
+        .expect("a cgroup v2 mount");
+    let cg = std::path::Path::new(&root).join(format!("vigil-dns-test-{}", std::process::id()));
+    std::fs::create_dir_all(&cg).expect("mkdir cgroup");
+    let other = format!(
+        "echo $$ > {}/cgroup.procs && exec {} -c \"import socket; socket.create_connection(('127.0.0.12', {service_port})).close()\"",
+        cg.display(),
+        python()
+    );
+    let b = Command::new("/bin/sh").args(["-c", &other]).spawn().expect("sh");
+    let other_pid = b.id();
+    let out = b.wait_with_output().expect("wait");
+    let _ = std::fs::remove_dir(&cg);
+    assert!(out.status.success(), "{out:?}");
+    accept.join().expect("accept");
+
+    let lines = agent.wait_for("both connects", WAIT, |l| {
+        [asker_pid, other_pid]
+            .iter()
+            .all(|p| net(l, "connect").any(|v| v["proc"]["pid"] == *p && v["fd"]["rport"] == service_port as u64))
+    });
+    let rule = "Connection to a dynamic DNS, paste or tunnelling host";
+    assert!(
+        lines
+            .iter()
+            .any(|v| v["alert"]["rule"] == rule && v["proc"]["pid"] == asker_pid),
+        "the asker's connection is reported"
+    );
+    assert!(
+        !lines
+            .iter()
+            .any(|v| v["alert"]["rule"] == rule && v["proc"]["pid"] == other_pid),
+        "another process's connection to the same address is not"
+    );
+    let c = net(&lines, "connect")
+        .find(|v| v["proc"]["pid"] == other_pid && v["fd"]["rport"] == service_port as u64)
+        .expect("the other connect");
+    assert_eq!(c["fd"]["rip_names"][0], "c2.vigil-test.duckdns.org", "{c}");
+    let flags: Vec<&str> = c["net"]["flags"]
+        .as_array()
+        .expect("flags")
+        .iter()
+        .map(str_of)
+        .collect();
+    assert!(flags.contains(&"names_from_another_process"), "{c}");
+    agent.stop();
+}

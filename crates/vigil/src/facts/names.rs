@@ -125,6 +125,7 @@ const NET_FLAG_NAMES: &[(u32, &str)] = &[
     (net_flag::NEVER_ESTABLISHED, "never_established"),
     (net_flag::ABSTRACT, "abstract"),
     (net_flag::IDLE_END, "idle_end"),
+    (net_flag::NAMES_OTHER, "names_from_another_process"),
 ];
 
 const DNS_FLAG_NAMES: &[(u32, &str)] = &[
