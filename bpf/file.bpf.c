@@ -20,6 +20,7 @@
 #define O_TRUNC_VAL 01000
 #define S_IFREG_VAL 0100000
 #define AT_SYMLINK_NOFOLLOW 0x100
+#define FMODE_CREATED_VAL (1u << 20) /* include/linux/fs.h, since 4.19 */
 
 struct file_req {
 	__u32 hook;
@@ -35,7 +36,7 @@ struct file_req {
 	__s32 dirfd;       /* otherwise from (dirfd, name) */
 	const char *name;
 	__s32 dirfd2;      /* path 2 from (dirfd2, name2), or the raw user string raw2 */
-	__s32 pad;
+	__u32 vflags;      /* VIGIL_FILE_* known before the paths: VIGIL_FILE_IO_URING */
 	const char *name2;
 	const char *raw2;
 	bool from_fd;
@@ -45,7 +46,8 @@ struct file_req {
  * Could a rule match this event's paths? A PATH_* verdict (filter.h); joined paths
  * userspace will fold are kept. A global function: the verifier checks it once, not
  * once per handler and path. The record is this CPU's scratch record, which file_emit
- * is filling. bit: the op, or the op + FAIL_SHIFT for a failed call.
+ * is filling. bit: the op, OPEN_CREATED_BIT for an open that created its file, or the
+ * op + FAIL_SHIFT for a failed call.
  */
 __noinline int file_paths_verdict(__u32 path_off, __u32 path2_off, __u32 lens, __u32 bit, __u32 vflags)
 {
@@ -127,6 +129,7 @@ static __noinline int file_emit(struct file_req *q)
 
 	if (!r || !pb)
 		return 0;
+	vflags = q->vflags;
 	struct vigil_file *e = (void *)r->data;
 	e->hdr.pid = bpf_get_current_pid_tgid() >> 32; /* the rest once past the verdict cache */
 	e->op = q->op;
@@ -157,6 +160,8 @@ static __noinline int file_emit(struct file_req *q)
 			e->ino = inode->i_ino;
 			e->i_mode = inode->i_mode;
 			vflags |= VIGIL_FILE_FROM_INODE | VIGIL_FILE_INODE_VALID;
+			if (f->f_mode & FMODE_CREATED_VAL)
+				vflags |= VIGIL_FILE_CREATED;
 			if (q->op == VIGIL_FILE_OPEN && file_op_path_filtered(q->op)) {
 				/* read before the walk: a rename during it leaves a stale entry */
 				epoch = path_epoch_now();
@@ -226,9 +231,10 @@ static __noinline int file_emit(struct file_req *q)
 	bool reported = ok ? file_op_reported(q->op) : file_failure_reported(q->op);
 	bool path_filtered = ok ? file_op_path_filtered(q->op) : file_failure_path_filtered(q->op);
 	__u32 verdict = PATH_WANTED;
+	__u32 bit = !ok ? q->op + FAIL_SHIFT : (vflags & VIGIL_FILE_CREATED) ? OPEN_CREATED_BIT : q->op;
 	if (!finding && reported && path_filtered)
 		verdict = file_paths_verdict(path_off, path2_off, e->path_len | ((__u32)e->path2_len << 16),
-					     ok ? q->op : q->op + FAIL_SHIFT, e->vflags);
+					     bit, e->vflags);
 	if (!finding && (!reported || verdict == PATH_UNWANTED)) {
 		stat_hook(q->hook, VIGIL_STAT_FILTERED);
 		if (cacheable && verdict == PATH_UNWANTED)
@@ -331,6 +337,45 @@ int BPF_PROG(exit_open, struct pt_regs *regs, long ret)
 		q.fd = ret;
 		q.from_fd = true;
 	}
+	return file_emit(&q);
+}
+
+/*
+ * IORING_OP_OPENAT/OPENAT2: no open syscall runs, so exit_open never sees it. At the
+ * completion (in the submitting process, or an io-wq worker thread sharing its fd
+ * table) the new fd names the file; the request still holds the flags. Opens into a
+ * fixed-file slot have no fd and failed opens no file: neither is reported (the name
+ * was released before completion).
+ */
+SEC("tp_btf/io_uring_complete")
+int BPF_PROG(uring_open, struct io_ring_ctx *ring, void *req_ptr, struct io_uring_cqe *cqe)
+{
+	struct io_kiocb *req = req_ptr;
+	if (!req)
+		return 0;
+	__u8 opcode = BPF_CORE_READ(req, opcode);
+	if (opcode != IORING_OP_OPENAT && opcode != IORING_OP_OPENAT2)
+		return 0;
+	struct io_open *o = (void *)&req->cmd;
+	__s32 res = BPF_CORE_READ(cqe, res);
+	stat_hook(VIGIL_HOOK_URING_OPEN, VIGIL_STAT_SEEN);
+	if (res < 0 || BPF_CORE_READ(o, file_slot)) {
+		stat_hook(VIGIL_HOOK_URING_OPEN, VIGIL_STAT_FILTERED);
+		return 0;
+	}
+	struct file_req q = {};
+	q.hook = VIGIL_HOOK_URING_OPEN;
+	q.op = VIGIL_FILE_OPEN;
+	q.nr = opcode == IORING_OP_OPENAT ? NR_openat : NR_openat2;
+	q.ret = res;
+	q.fd = res;
+	q.from_fd = true;
+	q.dirfd = BPF_CORE_READ(o, dfd);
+	q.flags = BPF_CORE_READ(o, how.flags);
+	q.mode = BPF_CORE_READ(o, how.mode);
+	q.uid = (__u32)-1;
+	q.gid = (__u32)-1;
+	q.vflags = VIGIL_FILE_IO_URING;
 	return file_emit(&q);
 }
 

@@ -260,25 +260,34 @@ struct net_req {
 	bool names;          /* attach the DNS names of the remote address */
 };
 
-/* A user sockaddr: family, port and address (IPv4/IPv6), or nothing. */
+/* A sockaddr (user memory, or kernel memory when !user): family, port and address
+ * (IPv4/IPv6), or nothing. */
+static __always_inline __u16 read_sockaddr_from(const void *sa, bool user, __u16 *port, __u8 addr[16])
+{
+	union {
+		__u16 family;
+		struct sockaddr_in sin;
+		struct sockaddr_in6 sin6;
+	} u = {};
+	if (!sa)
+		return 0;
+	long err = user ? bpf_probe_read_user(&u, sizeof(u), sa) : bpf_probe_read_kernel(&u, sizeof(u), sa);
+	if (err)
+		return 0;
+	if (u.family == AF_INET_VAL) {
+		*port = bswap16(u.sin.sin_port);
+		__builtin_memset(addr, 0, 16);
+		__builtin_memcpy(addr, &u.sin.sin_addr, 4);
+	} else if (u.family == AF_INET6_VAL) {
+		*port = bswap16(u.sin6.sin6_port);
+		__builtin_memcpy(addr, &u.sin6.sin6_addr, 16);
+	}
+	return u.family;
+}
+
 static __always_inline __u16 read_sockaddr(const void *uaddr, __u16 *port, __u8 addr[16])
 {
-	__u16 family = 0;
-	if (!uaddr || bpf_probe_read_user(&family, sizeof(family), uaddr))
-		return 0;
-	if (family == AF_INET_VAL) {
-		struct sockaddr_in sin = {};
-		bpf_probe_read_user(&sin, sizeof(sin), uaddr);
-		*port = bswap16(sin.sin_port);
-		__builtin_memset(addr, 0, 16);
-		__builtin_memcpy(addr, &sin.sin_addr, 4);
-	} else if (family == AF_INET6_VAL) {
-		struct sockaddr_in6 sin6 = {};
-		bpf_probe_read_user(&sin6, sizeof(sin6), uaddr);
-		*port = bswap16(sin6.sin6_port);
-		__builtin_memcpy(addr, &sin6.sin6_addr, 16);
-	}
-	return family;
+	return read_sockaddr_from(uaddr, true, port, addr);
 }
 
 static __noinline int net_emit(struct net_req *q)
@@ -422,6 +431,52 @@ int BPF_PROG(exit_listen, struct pt_regs *regs, long ret)
 	return net_emit(&q);
 }
 
+/*
+ * A connect's outcome, from the syscall or an io_uring: the record (with a policy's
+ * verdict), deduplicated per program and peer, and the port-scan detector's count.
+ * q has the socket's facts; family/port/addr are the address asked for.
+ */
+static __noinline int connect_report(struct net_req *q, __u16 family, __u16 port, __u8 addr[16])
+{
+	long ret = q->ret;
+	/* the same program connecting to the same peer with the same outcome: once per window */
+	struct net_dedup_key dk = {
+		.tgid = bpf_get_current_pid_tgid() >> 32,
+		.uid = (__u32)bpf_get_current_uid_gid(),
+		.op = VIGIL_NET_CONNECT,
+		.family = family,
+		.port = port,
+		.ret = ret,
+	};
+	__builtin_memcpy(dk.addr, addr, 16);
+	struct policy_pending pv;
+	if (policy_take_pending(&pv)) {
+		q->verdict = pv.verdict;
+		q->policy = pv.policy;
+		net_emit(q);
+	} else if (!net_record_wanted(VIGIL_NET_CONNECT, q->hook))
+		; /* counted as filtered */
+	else if ((family == AF_INET_VAL || family == AF_INET6_VAL) &&
+		 dedup_hit(&net_dedup, &dk, dk.tgid, false, VIGIL_NET_CONNECT))
+		stat_hook(q->hook, VIGIL_STAT_DEDUPED);
+	else
+		net_emit(q);
+
+	/* refused or unreachable: one more distinct target toward a port scan */
+	if ((family == AF_INET_VAL || family == AF_INET6_VAL) &&
+	    (ret == -ECONNREFUSED_VAL || ret == -ETIMEDOUT_VAL || ret == -EHOSTUNREACH_VAL || ret == -ENETUNREACH_VAL)) {
+		struct scan_sample smp = { .family = family, .port = port };
+		__builtin_memcpy(smp.addr, addr, 16);
+		__u64 ws = 0;
+		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+		__u32 n = burst_add(tgid, VIGIL_DETECT_PORT_SCAN, scan_item(&smp), &ws);
+		struct record_buf *r = n ? record_buf_get() : NULL;
+		if (r)
+			emit_detection_task(r, tgid, VIGIL_DETECT_PORT_SCAN, n, ws, &smp, sizeof(smp));
+	}
+	return 0;
+}
+
 SEC("tp_btf/sys_exit")
 int BPF_PROG(exit_connect, struct pt_regs *regs, long ret)
 {
@@ -446,42 +501,42 @@ int BPF_PROG(exit_connect, struct pt_regs *regs, long ret)
 			q.s.family = family;
 		q.names = true;
 	}
-	/* the same program connecting to the same peer with the same outcome: once per window */
-	struct net_dedup_key dk = {
-		.tgid = bpf_get_current_pid_tgid() >> 32,
-		.uid = (__u32)bpf_get_current_uid_gid(),
-		.op = VIGIL_NET_CONNECT,
-		.family = family,
-		.port = port,
-		.ret = ret,
-	};
-	__builtin_memcpy(dk.addr, addr, 16);
-	struct policy_pending pv;
-	if (policy_take_pending(&pv)) {
-		q.verdict = pv.verdict;
-		q.policy = pv.policy;
-		net_emit(&q);
-	} else if (!net_record_wanted(VIGIL_NET_CONNECT, VIGIL_HOOK_CONNECT))
-		; /* counted as filtered */
-	else if ((family == AF_INET_VAL || family == AF_INET6_VAL) &&
-		 dedup_hit(&net_dedup, &dk, dk.tgid, false, VIGIL_NET_CONNECT))
-		stat_hook(VIGIL_HOOK_CONNECT, VIGIL_STAT_DEDUPED);
-	else
-		net_emit(&q);
+	return connect_report(&q, family, port, addr);
+}
 
-	/* refused or unreachable: one more distinct target toward a port scan */
-	if ((family == AF_INET_VAL || family == AF_INET6_VAL) &&
-	    (ret == -ECONNREFUSED_VAL || ret == -ETIMEDOUT_VAL || ret == -EHOSTUNREACH_VAL || ret == -ENETUNREACH_VAL)) {
-		struct scan_sample smp = { .family = family, .port = port };
-		__builtin_memcpy(smp.addr, addr, 16);
-		__u64 ws = 0;
-		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-		__u32 n = burst_add(tgid, VIGIL_DETECT_PORT_SCAN, scan_item(&smp), &ws);
-		struct record_buf *r = n ? record_buf_get() : NULL;
-		if (r)
-			emit_detection_task(r, tgid, VIGIL_DETECT_PORT_SCAN, n, ws, &smp, sizeof(smp));
+/*
+ * IORING_OP_CONNECT: no connect(2) runs, so exit_connect never sees it. At the
+ * completion (in the submitting process, or an io-wq worker thread of it) the request
+ * still holds the socket's file and the address copied in at submission.
+ */
+SEC("tp_btf/io_uring_complete")
+int BPF_PROG(uring_connect, struct io_ring_ctx *ring, void *req_ptr, struct io_uring_cqe *cqe)
+{
+	struct io_kiocb *req = req_ptr;
+	if (!req || BPF_CORE_READ(req, opcode) != IORING_OP_CONNECT)
+		return 0;
+	struct net_req q = {};
+	stat_hook(VIGIL_HOOK_URING_CONNECT, VIGIL_STAT_SEEN);
+	q.hook = VIGIL_HOOK_URING_CONNECT;
+	q.op = VIGIL_NET_CONNECT;
+	q.nr = NR_connect;
+	q.ret = BPF_CORE_READ(cqe, res);
+	q.fd = -1; /* the ring named it, possibly as a fixed file: no fd of the process */
+	q.flags = VIGIL_NET_IO_URING;
+	q.direction = VIGIL_NET_DIR_OUT;
+	read_sock(file_sock(BPF_CORE_READ(req, file)), &q.s);
+	struct io_async_msghdr *io = BPF_CORE_READ(req, async_data);
+	__u16 port = 0;
+	__u8 addr[16] = {};
+	__u16 family = io ? read_sockaddr_from(&io->addr, false, &port, addr) : 0;
+	if (family == AF_INET_VAL || family == AF_INET6_VAL) {
+		q.s.rport = port;
+		__builtin_memcpy(q.s.raddr, addr, 16);
+		if (!q.s.family)
+			q.s.family = family;
+		q.names = true;
 	}
-	return 0;
+	return connect_report(&q, family, port, addr);
 }
 
 SEC("tp_btf/sys_exit")

@@ -80,6 +80,8 @@ enum vigil_hook {
 	VIGIL_HOOK_DETECT = 25,
 	VIGIL_HOOK_MOUNT = 26,
 	VIGIL_HOOK_CGROUP = 27,
+	VIGIL_HOOK_URING_OPEN = 28,    /* opens completed through an io_uring */
+	VIGIL_HOOK_URING_CONNECT = 29, /* connects completed through an io_uring */
 	VIGIL_HOOK_MAX = 48,
 };
 
@@ -259,6 +261,8 @@ enum vigil_file_flag {
 	VIGIL_FILE_PATH2_JOINED = (1u << 5),
 	VIGIL_FILE_INODE_VALID = (1u << 6), /* dev/ino/i_mode describe the file */
 	VIGIL_FILE_RUNNING_EXE = (1u << 7), /* path is the executable of the acting process or an ancestor */
+	VIGIL_FILE_CREATED = (1u << 9), /* the open created the file (FMODE_CREATED): O_CREAT on an existing file does not */
+	VIGIL_FILE_IO_URING = (1u << 8), /* done through an io_uring (IORING_OP_OPENAT...): no syscall of that name ran */
 };
 
 struct vigil_file {
@@ -309,6 +313,7 @@ enum vigil_net_flag {
 	VIGIL_NET_ABSTRACT = (1u << 3), /* unix socket in the abstract namespace: path starts with @ */
 	VIGIL_NET_IDLE_END = (1u << 4), /* FLOW_END because a datagram flow was idle (no close hook for UDP) */
 	VIGIL_NET_NAMES_OTHER = (1u << 5), /* the names were resolved by another process (not this one, its cgroup, or a resolver) */
+	VIGIL_NET_IO_URING = (1u << 6), /* done through an io_uring (IORING_OP_CONNECT): no syscall of that name ran */
 };
 
 struct vigil_net {

@@ -47,6 +47,9 @@ static __always_inline struct vigil_filter_cfg *filter_get(void)
  * contain it, since only the longest match is returned.
  */
 #define SEQ_SHIFT 16
+/* A successful open that created its file is judged by this bit (no op has this number):
+ * every open rule's paths; the OPEN bit has only those of rules matching other opens. */
+#define OPEN_CREATED_BIT 15
 #define FAIL_SHIFT 32
 #define INTEREST_KEY_LEN 256
 struct interest_key {

@@ -143,6 +143,8 @@ hooks! {
     Detect = 25, "VIGIL_HOOK_DETECT", "detection", kind::DETECTION;
     Mount = 26, "VIGIL_HOOK_MOUNT", "mount", kind::SYSCALL;
     Cgroup = 27, "VIGIL_HOOK_CGROUP", "cgroup", kind::CGROUP;
+    UringOpen = 28, "VIGIL_HOOK_URING_OPEN", "io_uring_open", kind::FILE;
+    UringConnect = 29, "VIGIL_HOOK_URING_CONNECT", "io_uring_connect", kind::NET;
 }
 
 /// Size of the per-hook statistics table (`VIGIL_HOOK_MAX`): room for new hooks.
@@ -321,6 +323,7 @@ abi_enum!(
         ABSTRACT = 1 << 3,
         IDLE_END = 1 << 4,
         NAMES_OTHER = 1 << 5,
+        IO_URING = 1 << 6,
     }
 );
 
@@ -348,6 +351,8 @@ abi_enum!(
         PATH2_JOINED = 1 << 5,
         INODE_VALID = 1 << 6,
         RUNNING_EXE = 1 << 7,
+        IO_URING = 1 << 8,
+        CREATED = 1 << 9,
     }
 );
 

@@ -188,7 +188,8 @@ catalogue! {
     EvtIsOpenRead = "evt.is_open_read", Bool, None, One, true, "True for open/openat/openat2 calls that opened the path for reading.";
     EvtIsOpenWrite = "evt.is_open_write", Bool, None, One, true, "True for open/openat/openat2 calls that opened the path for writing.";
     EvtIsOpenExec = "evt.is_open_exec", Bool, None, One, true, "True for open/openat/openat2/creat calls that created a file with an execute permission bit set.";
-    EvtIsOpenCreate = "evt.is_open_create", Bool, None, One, true, "True for open/openat/openat2 calls that created the file.";
+    EvtIsOpenCreate = "evt.is_open_create", Bool, None, One, true, "True for open/openat/openat2 calls that created the file (the kernel's FMODE_CREATED: opening an existing file with O_CREAT is false).";
+    EvtIsIoUring = "evt.is_io_uring", Bool, None, One, true, "True when the operation was submitted through an io_uring (IORING_OP_OPENAT, IORING_OP_CONNECT) rather than made as a syscall; `evt.type` names the syscall it stands for.";
     EvtArg = "evt.arg", String, NameOrIndex, One, true, "One argument of the call by name (`evt.arg.flags`, `evt.arg[path]`) or position (`evt.arg[0]`), as text; flags and modes are symbolic (`O_WRONLY|O_CREAT`, `S_IXUSR`).";
     EvtRawarg = "evt.rawarg", Dynamic, NameOrIndex, One, true, "One argument of the call by name or position, as its raw value (numbers stay numbers).";
     EvtArgs = "evt.args", String, None, One, true, "All arguments of the call in one string (`name=value name=value`).";

@@ -39,9 +39,11 @@ impl Tri {
     }
 }
 
-/// What is known of a failed call of one event type.
+/// What is known of the call the kernel is about to judge.
 struct Failed<'a> {
     evt_type: &'a str,
+    /// It failed; otherwise it is a successful open that did not create its file.
+    failed: bool,
     /// The call returns an fd (open, openat, openat2, creat, memfd_create): `fd.num` is -1.
     returns_fd: bool,
 }
@@ -49,7 +51,29 @@ struct Failed<'a> {
 /// Could `c` hold for a failed call of `evt_type`? `returns_fd`: the call's result is
 /// an fd, so that `fd.num` of a failure is -1.
 pub(crate) fn may_match_failed(c: &Condition, evt_type: &str, returns_fd: bool) -> bool {
-    eval(c, &Failed { evt_type, returns_fd }) != Tri::False
+    eval(
+        c,
+        &Failed {
+            evt_type,
+            failed: true,
+            returns_fd,
+        },
+    ) != Tri::False
+}
+
+/// Could `c` hold for a successful open of `evt_type` that did not create its file
+/// (`evt.is_open_create = false`)? Rules that only want created files leave every other
+/// open of their paths to the kernel (filter.h OPEN_CREATED_BIT): a rule on new files in
+/// /etc must not make every read of /etc cross.
+pub(crate) fn may_match_open_not_created(c: &Condition, evt_type: &str) -> bool {
+    eval(
+        c,
+        &Failed {
+            evt_type,
+            failed: false,
+            returns_fd: true,
+        },
+    ) != Tri::False
 }
 
 fn eval(c: &Condition, k: &Failed<'_>) -> Tri {
@@ -81,10 +105,17 @@ fn check(ch: &Check, k: &Failed<'_>) -> Tri {
     match f.field {
         Field::EvtType => string_check(ch, |s| s == k.evt_type),
         Field::EvtFailed => match (&ch.matcher, ch.op) {
-            (Matcher::One(l), Op::Eq) => l.boolean.map_or(Tri::Unknown, Tri::of),
-            (Matcher::One(l), Op::Ne) => l.boolean.map_or(Tri::Unknown, |b| Tri::of(!b)),
+            (Matcher::One(l), Op::Eq) => l.boolean.map_or(Tri::Unknown, |b| Tri::of(b == k.failed)),
+            (Matcher::One(l), Op::Ne) => l.boolean.map_or(Tri::Unknown, |b| Tri::of(b != k.failed)),
             _ => Tri::Unknown,
         },
+        Field::EvtIsOpenCreate if !k.failed => match (&ch.matcher, ch.op) {
+            (Matcher::One(l), Op::Eq) => l.boolean.map_or(Tri::Unknown, |b| Tri::of(!b)),
+            (Matcher::One(l), Op::Ne) => l.boolean.map_or(Tri::Unknown, Tri::of),
+            _ => Tri::Unknown,
+        },
+        // what follows is known of failures only
+        _ if !k.failed => Tri::Unknown,
         // evt.res of a failure is an errno name, never SUCCESS
         Field::EvtRes => match (&ch.matcher, ch.op) {
             (Matcher::One(l), Op::Eq) if &*l.text == "SUCCESS" => Tri::False,
@@ -161,6 +192,22 @@ mod tests {
         assert!(!may("evt.type = openat and not evt.failed = true", "openat"));
         // another event type entirely
         assert!(!may("evt.type = connect and fd.sport = 80", "openat"));
+    }
+
+    #[test]
+    fn rules_on_created_files_leave_other_opens() {
+        let only_created = cond("evt.type = openat and evt.is_open_create = true and fd.name startswith /etc/");
+        assert!(!only_created.may_match_open_not_created("openat"));
+        let negated = cond("evt.type = openat and not evt.is_open_create = false and fd.directory = /etc");
+        assert!(!negated.may_match_open_not_created("openat"));
+        // near misses: either kind of open, or failures only
+        assert!(cond("evt.type = openat and fd.name startswith /etc/").may_match_open_not_created("openat"));
+        assert!(
+            cond("evt.type = openat and (evt.is_open_create = true or proc.name = x)")
+                .may_match_open_not_created("openat")
+        );
+        assert!(!cond("evt.type = openat and evt.failed = true").may_match_open_not_created("openat"));
+        assert!(cond("evt.type = openat and evt.is_open_create = false").may_match_open_not_created("openat"));
     }
 
     #[test]

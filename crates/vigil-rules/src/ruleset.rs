@@ -687,6 +687,12 @@ impl RuleSet {
         self.rules_matching_failed(evt_type, returns_fd).next().is_some()
     }
 
+    /// Could an enabled rule match a successful open of `evt_type` that did not create
+    /// its file?
+    pub fn may_match_open_not_created(&self, evt_type: &str) -> bool {
+        self.rules_matching_open_not_created(evt_type).next().is_some()
+    }
+
     /// The enabled rules that could match a failed call of `evt_type` (for `vigil rules
     /// explain`: why failures of a call are reported).
     pub fn rules_matching_failed<'a>(&'a self, evt_type: &'a str, returns_fd: bool) -> impl Iterator<Item = &'a Rule> {
@@ -695,6 +701,17 @@ impl RuleSet {
                 && r.conditions()
                     .into_iter()
                     .any(|c| crate::outcome::may_match_failed(c, evt_type, returns_fd))
+        })
+    }
+
+    /// The enabled rules that could match a successful open of `evt_type` that did not
+    /// create its file (the others only want created files: see the `outcome` module).
+    pub fn rules_matching_open_not_created<'a>(&'a self, evt_type: &'a str) -> impl Iterator<Item = &'a Rule> {
+        self.rules.iter().filter(move |r| {
+            r.enabled
+                && r.conditions()
+                    .into_iter()
+                    .any(|c| crate::outcome::may_match_open_not_created(c, evt_type))
         })
     }
 

@@ -106,6 +106,11 @@ pub const SEQ_SHIFT: u16 = 16;
 /// (filter.h FAIL_SHIFT): a failed call is judged by them alone.
 pub const FAIL_SHIFT: u16 = 32;
 
+/// The bit a successful open that created its file is judged by (filter.h
+/// OPEN_CREATED_BIT; no vigil_file_op has this number): every path any open rule wants,
+/// while the OPEN bit carries only what rules that also match other opens want.
+pub const OPEN_CREATED_BIT: u16 = 15;
+
 /// Longest prefix or exact path the LPM trie holds (INTEREST_KEY_LEN - 1).
 const LPM_MAX: usize = 255;
 /// Longest suffix the kernel's backward scan covers (SUFFIX_SCAN).
@@ -133,6 +138,10 @@ pub struct KernelFilter {
     /// has its failures dropped before the kernel reads a path.
     pub failed_ops: BTreeMap<u16, OpFilter>,
     pub sequence_paths: BTreeMap<u16, PathPatterns>,
+    /// When opens are filtered by path: the paths wanted of an open that created its
+    /// file (all the open rules'); `file_ops[OPEN]` then holds what the rules that could
+    /// match any other open want (see [`KernelFilter::split_created_opens`]).
+    pub created_opens: Option<PathPatterns>,
 }
 
 /// The maps' contents, ready to write.
@@ -315,6 +324,7 @@ impl KernelFilter {
                 .map(|op| (op, OpFilter::Everything))
                 .collect(),
             sequence_paths: BTreeMap::new(),
+            created_opens: None,
         }
     }
 
@@ -387,6 +397,10 @@ impl KernelFilter {
                     .all(|(ty, _)| sequence_want(ty) == Want::Nothing)
             })
             .collect();
+        let created_opens = match file_ops.get(&file_op::OPEN) {
+            Some(OpFilter::Paths(p)) => Some(p.clone()),
+            _ => None,
+        };
         KernelFilter {
             file_ops,
             net_records,
@@ -397,7 +411,29 @@ impl KernelFilter {
             dedup_net,
             sequence_paths,
             failed_ops,
+            created_opens,
         }
+    }
+
+    /// Narrows the paths of opens that did not create their file to what the rules that
+    /// could match such an open want (`plain_want`, per open event type): a rule on files
+    /// created in /etc then leaves every read of /etc in the kernel. Created opens keep
+    /// every open rule's paths.
+    pub fn split_created_opens(mut self, plain_want: impl Fn(&str) -> Want) -> Self {
+        if self.created_opens.is_none() {
+            return self;
+        }
+        match file_ops_of(&plain_want).remove(&file_op::OPEN) {
+            Some(OpFilter::Everything) => {}
+            Some(OpFilter::Paths(p)) => {
+                self.file_ops.insert(file_op::OPEN, OpFilter::Paths(p));
+            }
+            None => {
+                self.file_ops
+                    .insert(file_op::OPEN, OpFilter::Paths(PathPatterns::default()));
+            }
+        }
+        self
     }
 
     /// The switches and map contents for this filter.
@@ -417,8 +453,14 @@ impl KernelFilter {
                 add_patterns(&mut m, p, op + FAIL_SHIFT);
             }
         }
+        if let Some(p) = &self.created_opens {
+            add_patterns(&mut m, p, OPEN_CREATED_BIT);
+        }
         for (&op, p) in &self.sequence_paths {
-            let bit = 1u64 << (op + SEQ_SHIFT);
+            let mut bit = 1u64 << (op + SEQ_SHIFT);
+            if op == file_op::OPEN {
+                bit |= 1u64 << (OPEN_CREATED_BIT + SEQ_SHIFT);
+            }
             for key in p
                 .exact
                 .iter()
@@ -476,6 +518,21 @@ impl KernelFilter {
             list(&mut s, "prefixes", &p.prefixes);
             list(&mut s, "basenames", &p.basenames);
             list(&mut s, "suffixes", &p.suffixes);
+        }
+        if let (Some(created), Some(OpFilter::Paths(plain))) = (&self.created_opens, self.file_ops.get(&file_op::OPEN))
+        {
+            // what rules on new files add for opens that created their file
+            let extra = |a: &BTreeSet<String>, b: &BTreeSet<String>| a.difference(b).cloned().collect::<Vec<_>>();
+            let more: Vec<String> = [
+                extra(&created.exact, &plain.exact),
+                extra(&created.prefixes, &plain.prefixes),
+                extra(&created.basenames, &plain.basenames),
+                extra(&created.suffixes, &plain.suffixes),
+            ]
+            .concat();
+            if !more.is_empty() {
+                let _ = writeln!(s, "\nAlso for an open that created its file:\n  {}", more.join("  "));
+            }
         }
         let _ = writeln!(
             s,
@@ -605,7 +662,8 @@ mod tests {
             0,
         );
         let m = f.maps();
-        let bit = 1u64 << file_op::OPEN;
+        // an open that created its file is judged by its own bit, with the same paths here
+        let bit = 1u64 << file_op::OPEN | 1u64 << OPEN_CREATED_BIT;
         assert_eq!(m.lpm.get(&(12 * 8, b"/etc/shadow\0".to_vec())), Some(&bit));
         assert_eq!(m.lpm.get(&(12 * 8, b"/etc/cron.d/".to_vec())), Some(&bit));
         assert_eq!(m.suffixes.get(&fnv1a_backward(b"/id_rsa")), Some(&bit));
@@ -613,11 +671,46 @@ mod tests {
         // suffixes are looked up at their lengths; basenames at the last '/'
         assert_eq!(m.suffix_lens, 1 << 3);
         assert_eq!(m.suffix_first, [1 << b'.', 0, 0, 0]);
-        assert_eq!(u64::from(m.file_path_mask), bit);
+        assert_eq!(u64::from(m.file_path_mask), 1u64 << file_op::OPEN);
         // failures: wanted for every open, on any path; suffixes only for successes
-        assert_eq!(u64::from(m.file_fail_mask) & bit, bit);
+        assert_eq!(u64::from(m.file_fail_mask) & (1 << file_op::OPEN), 1 << file_op::OPEN);
         assert_eq!(m.file_fail_path_mask & (1 << file_op::OPEN), 0);
         assert_eq!(m.suffix_bits, bit);
+    }
+
+    #[test]
+    fn rules_on_created_files_widen_only_created_opens() {
+        let f = KernelFilter::compile(
+            |t| match t {
+                "openat" => Want::Paths(pats(&["/etc/shadow"], &["/etc/"], &[], &[])),
+                _ => Want::Nothing,
+            },
+            |_| Want::Nothing,
+            |_| Want::Nothing,
+            0,
+        )
+        .split_created_opens(|t| match t {
+            "openat" => Want::Paths(pats(&["/etc/shadow"], &[], &[], &[])),
+            _ => Want::Nothing,
+        });
+        let m = f.maps();
+        let open = 1u64 << file_op::OPEN;
+        let created = 1u64 << OPEN_CREATED_BIT;
+        assert_eq!(m.lpm.get(&(12 * 8, b"/etc/shadow\0".to_vec())), Some(&(open | created)));
+        assert_eq!(m.lpm.get(&(5 * 8, b"/etc/".to_vec())), Some(&created));
+        // no rule wants plain opens: they are path-filtered against nothing, still reported
+        let g = KernelFilter::compile(
+            |t| match t {
+                "openat" => Want::Paths(pats(&[], &["/etc/"], &[], &[])),
+                _ => Want::Nothing,
+            },
+            |_| Want::Nothing,
+            |_| Want::Nothing,
+            0,
+        )
+        .split_created_opens(|_| Want::Nothing);
+        assert_eq!(g.file_ops[&file_op::OPEN], OpFilter::Paths(PathPatterns::default()));
+        assert_eq!(g.maps().lpm.get(&(5 * 8, b"/etc/".to_vec())), Some(&created));
     }
 
     #[test]

@@ -542,6 +542,26 @@ pub const HOOKS: &[HookSpec] = &[
         what: "mounts, both mount(2) and the new mount API (fsopen, fsmount, open_tree, move_mount, ...)",
     },
     HookSpec {
+        program: "uring_open",
+        group: Group::Files,
+        attach: Attach::TpBtf("io_uring_complete"),
+        stats: Some(Hook::UringOpen),
+        need: Need::Optional,
+        always_runs: true, // the same detectors as exit_open
+        events: &[e("openat", FileOp(file_op::OPEN)), e("openat2", FileOp(file_op::OPEN))],
+        what: "file opens done through an io_uring (IORING_OP_OPENAT/OPENAT2), which no syscall hook sees",
+    },
+    HookSpec {
+        program: "uring_connect",
+        group: Group::Network,
+        attach: Attach::TpBtf("io_uring_complete"),
+        stats: Some(Hook::UringConnect),
+        need: Need::Optional,
+        always_runs: true, // port-scan detector
+        events: &[e("connect", Net(net_op::CONNECT))],
+        what: "outgoing connections done through an io_uring (IORING_OP_CONNECT), which no syscall hook sees",
+    },
+    HookSpec {
         program: "handle_cgroup_mkdir",
         group: Group::Containers,
         attach: Attach::TpBtf("cgroup_mkdir"),

@@ -28,6 +28,7 @@ pub fn for_rules(set: &RuleSet, dedup_window_ns: u64) -> KernelFilter {
         |ty| want(RuleSet::interest_of(set.rules_matching_failed(ty, RETURNS_FD.contains(&ty))).for_type(ty)),
         dedup_window_ns,
     )
+    .split_created_opens(|ty| want(RuleSet::interest_of(set.rules_matching_open_not_created(ty)).for_type(ty)))
 }
 
 fn want(p: &PathInterest) -> Want {

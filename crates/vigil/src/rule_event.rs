@@ -7,7 +7,7 @@ use std::cell::OnceCell;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use vigil_event::abi::{dns_flag, exec_flag, file_flag, net_dir};
+use vigil_event::abi::{dns_flag, exec_flag, file_flag, net_dir, net_flag};
 use vigil_event::model::{NetOp, AF_INET, AF_INET6, AF_UNIX};
 use vigil_event::names::{errno_name, open_flag_names, O_ACCMODE, O_CREAT, O_RDONLY, O_RDWR, O_WRONLY};
 use vigil_event::{Body, Event, FileOp, Text};
@@ -429,9 +429,20 @@ impl EventSource for RuleEvent<'_> {
             Field::EvtIsOpenWrite => self.open_flags().map_or(Value::None, |fl| {
                 Value::Bool(matches!(fl & O_ACCMODE, O_WRONLY | O_RDWR))
             }),
-            Field::EvtIsOpenCreate => self
-                .open_flags()
-                .map_or(Value::None, |fl| Value::Bool(fl & O_CREAT != 0)),
+            // the kernel's FMODE_CREATED when it read the opened file (as Falco's drivers
+            // do); O_CREAT alone also matches opening a file that already existed
+            Field::EvtIsOpenCreate => match &ev.body {
+                Body::File(x) if x.op == FileOp::Open && x.has(file_flag::INODE_VALID) => {
+                    Value::Bool(x.has(file_flag::CREATED))
+                }
+                Body::File(x) if x.op == FileOp::Open => Value::Bool(x.flags & O_CREAT != 0 && x.ret >= 0),
+                _ => Value::None,
+            },
+            Field::EvtIsIoUring => match &ev.body {
+                Body::File(x) => Value::Bool(x.has(file_flag::IO_URING)),
+                Body::Net(n) => Value::Bool(n.has(net_flag::IO_URING)),
+                _ => Value::Bool(false),
+            },
             Field::EvtIsOpenExec => self.open_flags().map_or(Value::None, |fl| Value::Bool(fl & 0o40 != 0)), // FMODE_EXEC via __FMODE_EXEC
             Field::EvtArg | Field::EvtRawarg => self.arg(&f.arg),
             Field::EvtArgs | Field::EvtInfo => owned(match &ev.body {

@@ -118,3 +118,135 @@ fn timestomping_a_dropped_file_is_a_warning_and_touching_names_with_dashes_is_no
     );
     agent.stop();
 }
+
+fn has_flag(flags: &serde_json::Value, name: &str) -> bool {
+    flags.as_array().is_some_and(|a| a.iter().any(|f| f == name))
+}
+
+/// Paths a test made below /etc, removed however the test ends.
+struct EtcEntries(Vec<std::path::PathBuf>);
+
+impl Drop for EtcEntries {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = std::fs::remove_dir_all(p).or_else(|_| std::fs::remove_file(p));
+        }
+    }
+}
+
+#[test]
+fn new_entries_directly_below_etc_are_a_warning_and_edits_and_subdirectories_are_not() {
+    let tag = std::process::id();
+    let script = format!("/etc/vigil-drop-{tag}.sh");
+    let hidden = format!("/etc/.vigil-hidden-{tag}");
+    let existing = format!("/etc/vigil-existing-{tag}.conf");
+    let sub = format!("/etc/vigil-sub-{tag}");
+    let _cleanup = EtcEntries(
+        [&script, &hidden, &existing, &sub]
+            .iter()
+            .map(std::path::PathBuf::from)
+            .collect(),
+    );
+    // made before the agent starts: what the near misses edit
+    std::fs::write(&existing, b"a=1\n").expect("existing file");
+    std::fs::create_dir(&sub).expect("subdirectory");
+    let runner = Runner::start("missed-etc");
+    let agent = Agent::start(&["--events"]);
+
+    // near misses: an append and a `sed -i` to an existing file (O_CREAT on a file that
+    // exists; sed's temporary renamed over it), a new file in a subdirectory
+    runner.run(&["/bin/sh", "-c", &format!("echo b=2 >> {existing}")]);
+    runner.run(&["/usr/bin/sed", "-i", "s/a=1/a=3/", &existing]);
+    runner.run(&["/bin/sh", "-c", &format!("echo x > {sub}/new.conf")]);
+    assert_eq!(std::fs::read_to_string(&existing).expect("edited"), "a=3\nb=2\n");
+    // the behaviour: an executable script and a hidden directory made directly in /etc
+    runner.run(&[
+        "/bin/sh",
+        "-c",
+        &format!("printf '#!/bin/sh\\nid\\n' > {script} && chmod 755 {script} && mkdir {hidden}"),
+    ]);
+
+    let (a, _) = expect_alert(
+        &agent,
+        "New file or directory directly below /etc",
+        "WARNING",
+        "T1037",
+        &[&script],
+    );
+    assert_eq!(a["proc"]["name"], "sh");
+    let (_, lines) = expect_alert(
+        &agent,
+        "New file or directory directly below /etc",
+        "WARNING",
+        "T1037",
+        &[&hidden, "mkdir"],
+    );
+    let created = lines
+        .iter()
+        .find(|v| v["evt"]["kind"] == "file" && v["fd"]["name"] == script.as_str() && v["evt"]["type"] == "openat");
+    let created = created.unwrap_or_else(|| panic!("the script's open event: {lines:?}"));
+    assert!(
+        has_flag(&created["file"]["path_flags"], "created"),
+        "the open says it created the file: {created}"
+    );
+    for near in [existing.as_str(), &format!("{sub}/new.conf")] {
+        assert_no_alert(&lines, "New file or directory directly below /etc", output_has(near));
+    }
+    agent.stop();
+}
+
+#[test]
+fn opens_and_connects_through_io_uring_are_seen_as_the_syscalls_they_stand_for() {
+    need("cc");
+    let runner = Runner::start("missed-uring");
+    let uring = runner.path().join("uring");
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/uring.c");
+    let cc = std::process::Command::new("cc")
+        .args(["-O2", "-o"])
+        .arg(&uring)
+        .arg(src)
+        .output()
+        .expect("cc");
+    assert!(cc.status.success(), "cc: {}", String::from_utf8_lossy(&cc.stderr));
+    let server = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+    let port = server.local_addr().expect("port").port();
+    std::thread::spawn(move || {
+        let _held = server.accept();
+        std::thread::sleep(Duration::from_secs(5));
+    });
+    let agent = Agent::start(&["--events"]);
+
+    let exe = uring.to_string_lossy().into_owned();
+    let r = runner.run(&[&exe, "/etc/shadow", "127.0.0.1", &port.to_string()]);
+    assert!(r.out.contains("connect 0"), "the ring's connect: {} {}", r.out, r.err);
+    let fd: i64 = r
+        .out
+        .lines()
+        .find_map(|l| l.strip_prefix("open "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("the ring's open: {}", r.out));
+    assert!(fd >= 0, "the ring opened /etc/shadow: {}", r.out);
+
+    // the existing rule fires on an open no syscall made
+    let (a, _) = expect_alert(
+        &agent,
+        "Password hash database read",
+        "ERROR",
+        "T1003.008",
+        &["/etc/shadow"],
+    );
+    assert_eq!(a["proc"]["name"], "uring");
+    let lines = agent.wait_for("the ring's connect", WAIT, |l| {
+        l.iter().any(|v| {
+            v["evt"]["type"] == "connect" && v["fd"]["rport"] == port && has_flag(&v["net"]["flags"], "io_uring")
+        })
+    });
+    let open = lines
+        .iter()
+        .find(|v| v["evt"]["kind"] == "file" && v["fd"]["name"] == "/etc/shadow" && v["proc"]["name"] == "uring")
+        .unwrap_or_else(|| panic!("the ring's open event: {lines:?}"));
+    assert_eq!(open["evt"]["type"], "openat", "{open}");
+    assert_eq!(open["fd"]["num"], fd, "{open}");
+    assert!(has_flag(&open["file"]["path_flags"], "io_uring"), "{open}");
+    agent.stop();
+}

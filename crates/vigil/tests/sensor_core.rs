@@ -432,6 +432,11 @@ fn doctor_reports_hooks_and_kernel_features() {
     // On our machines every hook attaches, the idle-flow sweeper included (it used to be
     // a map iterator, which this kernel refuses).
     assert_eq!(hook(&report, "sweep_flows")["status"], "attached", "{report:#}");
+    // io_uring operations bypass the syscall hooks: their own optional hooks
+    for program in ["uring_open", "uring_connect"] {
+        assert_eq!(hook(&report, program)["status"], "attached", "{report:#}");
+        assert_eq!(hook(&report, program)["required"], false);
+    }
 }
 
 #[test]

@@ -117,6 +117,8 @@ const FILE_FLAG_NAMES: &[(u32, &str)] = &[
     (file_flag::PATH_TRUNC, "truncated"),
     (file_flag::PATH_DELETED, "deleted"),
     (file_flag::PATH2_TRUNC, "target_truncated"),
+    (file_flag::IO_URING, "io_uring"),
+    (file_flag::CREATED, "created"),
 ];
 
 const NET_FLAG_NAMES: &[(u32, &str)] = &[
@@ -126,6 +128,7 @@ const NET_FLAG_NAMES: &[(u32, &str)] = &[
     (net_flag::ABSTRACT, "abstract"),
     (net_flag::IDLE_END, "idle_end"),
     (net_flag::NAMES_OTHER, "names_from_another_process"),
+    (net_flag::IO_URING, "io_uring"),
 ];
 
 const DNS_FLAG_NAMES: &[(u32, &str)] = &[
