@@ -67,6 +67,40 @@ __noinline int file_paths_verdict(__u32 path_off, __u32 path2_off, __u32 lens, _
 	return v;
 }
 
+/*
+ * Copy-and-delete (detect.h fresh_copies): a file this process created, remembered by its
+ * path without the last extension ("/srv/a.docx.locked" -> "/srv/a.docx"). A global
+ * function, like file_paths_verdict: the verifier checks its loop once.
+ */
+__noinline int copy_note_created(__u32 path_off, __u32 path_len)
+{
+	struct record_buf *r = record_buf_get();
+	if (!r || path_len < 3 || path_len > VIGIL_PATH_MAX || path_off >= VIGIL_RECORD_MAX)
+		return 0;
+	__u32 dot = 0;
+	/* an extension of up to 31 bytes after the last '.', which must not start the name */
+	for (__u32 i = 1; i < 32 && i + 1 < path_len; i++) {
+		__u32 at = path_len - 1 - i;
+		char c = r->data[(path_off + at) & (VIGIL_RECORD_MAX - 1)];
+		if (c == '/')
+			break;
+		if (c == '.') {
+			if (r->data[(path_off + at - 1) & (VIGIL_RECORD_MAX - 1)] != '/')
+				dot = at;
+			break;
+		}
+	}
+	if (!dot)
+		return 0;
+	struct fresh_copy_key k = {
+		.tgid = bpf_get_current_pid_tgid() >> 32,
+		.stem_hash = hash_bytes(r->data, path_off, dot),
+	};
+	__u64 now = bpf_ktime_get_boot_ns();
+	bpf_map_update_elem(&fresh_copies, &k, &now, BPF_ANY);
+	return 1;
+}
+
 /* Was this exact event sent recently? (filter.h) */
 static __always_inline bool file_dedup_hit(struct vigil_file *e, struct file_req *q)
 {
@@ -211,6 +245,8 @@ static __noinline int file_emit(struct file_req *q)
 	    ((q->op == VIGIL_FILE_OPEN && ((q->flags & O_ACCMODE_VAL) || (q->flags & (O_CREAT_VAL | O_TRUNC_VAL)))) ||
 	     q->op == VIGIL_FILE_TRUNCATE))
 		note_written(e->dev, e->ino);
+	if (ok && q->op == VIGIL_FILE_OPEN && (vflags & VIGIL_FILE_CREATED) && (e->i_mode & S_IFMT_VAL) == S_IFREG_VAL)
+		copy_note_created(path_off, e->path_len);
 
 	/* self-deleting binary: the executable of this process or an ancestor removed or moved away */
 	__u64 path_hash = 0;
@@ -248,7 +284,8 @@ static __noinline int file_emit(struct file_req *q)
 			emit_record(&rb_events, r, off, q->hook);
 	}
 
-	/* bursts: renames of many files (ransomware-like), reads of host-fingerprint files */
+	/* bursts: renames of many files, originals unlinked after a copy was written beside
+	 * them (both ransomware-like), reads of host-fingerprint files */
 	__u64 ws = 0;
 	__u32 n = 0;
 	__u16 detector = 0;
@@ -262,6 +299,9 @@ static __noinline int file_emit(struct file_req *q)
 	} else if (fingerprint) {
 		detector = VIGIL_DETECT_FINGERPRINT;
 		n = burst_add(tgid, detector, fingerprint, &ws);
+	} else if (ok && q->op == VIGIL_FILE_UNLINK && fresh_copy_of(tgid, path_hash)) {
+		detector = VIGIL_DETECT_COPY_DELETE;
+		n = burst_add(tgid, detector, path_hash, &ws);
 	}
 	if (n)
 		emit_detection_task(r, tgid, detector, n, ws, &r->data[path_off & (VIGIL_RECORD_MAX - 1)], e->path_len);

@@ -416,6 +416,7 @@ enum vigil_detector {
 	VIGIL_DETECT_DISCOVERY = 3,       /* many distinct discovery commands run under one parent */
 	VIGIL_DETECT_FINGERPRINT = 4,     /* many distinct host-fingerprint files read */
 	VIGIL_DETECT_SYN_SCAN = 5,        /* XDP: TCP SYNs from one source to many distinct ports (no process: pid 0) */
+	VIGIL_DETECT_COPY_DELETE = 6,     /* files unlinked after the same process wrote <name>.<ext> beside each (ransomware-like) */
 };
 
 /* XDP counters (xdp_stats, per CPU). */

@@ -133,12 +133,12 @@ static __always_inline bool is_running_exe(__u32 tgid, __u64 path_hash)
 
 /* ---------------------------------------------------------------- bursts */
 
-#define DETECTOR_SLOTS 5 /* index = enum vigil_detector */
+#define DETECTOR_SLOTS 7 /* index = enum vigil_detector (5, the XDP SYN scan, counts elsewhere) */
 
 /* Per detector: threshold of distinct items, and the window they must fall in. */
-const volatile __u32 cfg_burst_threshold[DETECTOR_SLOTS] __weak = { 0, 15, 50, 5, 4 };
+const volatile __u32 cfg_burst_threshold[DETECTOR_SLOTS] __weak = { 0, 15, 50, 5, 4, 0, 20 };
 const volatile __u64 cfg_burst_window_ns[DETECTOR_SLOTS] __weak = {
-	0, 10000000000ULL, 10000000000ULL, 60000000000ULL, 10000000000ULL,
+	0, 10000000000ULL, 10000000000ULL, 60000000000ULL, 10000000000ULL, 0, 60000000000ULL,
 };
 
 struct burst_state {
@@ -187,6 +187,33 @@ struct {
 	__type(key, __u32);
 	__type(value, struct burst_last);
 } burst_last_counted SEC(".maps") __weak;
+
+/*
+ * Copy-and-delete (ransomware that writes an encrypted copy beside each file, then
+ * unlinks the original): files a process created whose name has an extension, keyed by
+ * (process, hash of the path without that last extension). Unlinking a path found here
+ * counts toward VIGIL_DETECT_COPY_DELETE.
+ */
+struct fresh_copy_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 stem_hash;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct fresh_copy_key);
+	__type(value, __u64); /* when created, boot ns */
+} fresh_copies SEC(".maps") __weak;
+
+/* Did this process create <path>.<ext> within the copy-and-delete window? */
+static __always_inline bool fresh_copy_of(__u32 tgid, __u64 path_hash)
+{
+	struct fresh_copy_key k = { .tgid = tgid, .stem_hash = path_hash };
+	__u64 *t = bpf_map_lookup_elem(&fresh_copies, &k);
+	return t && bpf_ktime_get_boot_ns() - *t <= cfg_burst_window_ns[VIGIL_DETECT_COPY_DELETE];
+}
 
 /* Commands counted as discovery (comm of the new image), filled by the agent. */
 struct {

@@ -235,6 +235,7 @@ abi_enum!(
         DISCOVERY = 3,
         FINGERPRINT = 4,
         SYN_SCAN = 5,
+        COPY_DELETE = 6,
     }
 );
 

@@ -304,6 +304,7 @@ impl Detection {
             DISCOVERY => "discovery_burst",
             FINGERPRINT => "fingerprint_burst",
             SYN_SCAN => "syn_scan",
+            COPY_DELETE => "copy_delete_burst",
             _ => "unknown",
         }
     }

@@ -350,7 +350,7 @@ catalogue! {
     TargetPid = "target.pid", Int, None, One, true, "Vigil: the process a syscall acts on (ptrace, kill, tkill, tgkill, process_vm_readv/writev).";
     TargetName = "target.name", String, None, One, true, "Vigil: the name of the process a syscall acts on, when the kernel knows it.";
     TargetIsVigil = "target.is_vigil", Bool, None, One, true, "Vigil: true if a syscall (a signal, ptrace) targets the Vigil agent itself.";
-    DetectionKind = "detection.kind", String, None, One, true, "Vigil: which in-kernel burst detector fired: port_scan, file_storm, discovery_burst, fingerprint_burst, syn_scan (XDP, no process) (also the event type).";
+    DetectionKind = "detection.kind", String, None, One, true, "Vigil: which in-kernel burst detector fired: port_scan, file_storm, discovery_burst, fingerprint_burst, copy_delete_burst, syn_scan (XDP, no process) (also the event type).";
     DetectionCount = "detection.count", Uint, None, One, true, "Vigil: distinct items (targets, files, commands) counted in the window when the threshold was crossed.";
     DetectionThreshold = "detection.threshold", Uint, None, One, true, "Vigil: the detector's threshold of distinct items.";
     DetectionWindow = "detection.window", Duration, None, One, true, "Vigil: the detector's window, nanoseconds.";

@@ -31,6 +31,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("builtin:discovery.yaml", include_str!("../../../rules/discovery.yaml")),
     ("builtin:network.yaml", include_str!("../../../rules/network.yaml")),
     ("builtin:tampering.yaml", include_str!("../../../rules/tampering.yaml")),
+    ("builtin:impact.yaml", include_str!("../../../rules/impact.yaml")),
 ];
 
 /// Domain lists shipped as data (`rules/data/*.txt`, one domain per line): each becomes

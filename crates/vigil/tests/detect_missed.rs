@@ -250,3 +250,86 @@ fn opens_and_connects_through_io_uring_are_seen_as_the_syscalls_they_stand_for()
     assert!(has_flag(&open["file"]["path_flags"], "io_uring"), "{open}");
     agent.stop();
 }
+
+/// Writes `n` files of user data under `dir/docs{0,1}/`: what the ransomware tests encrypt.
+fn user_files(dir: &std::path::Path, n: usize) -> Vec<std::path::PathBuf> {
+    (0..n)
+        .map(|i| {
+            let sub = dir.join(format!("docs{}", i % 2));
+            std::fs::create_dir_all(&sub).expect("docs dir");
+            let p = sub.join(format!("report-{i}.docx"));
+            std::fs::write(&p, format!("quarterly figures {i}\n").repeat(50)).expect("user file");
+            p
+        })
+        .collect()
+}
+
+const ENCRYPT_COPY_DELETE: &str = r#"
+import os, sys
+for root in sys.argv[1:]:
+    for d, _, names in os.walk(root):
+        for n in names:
+            p = os.path.join(d, n)
+            data = open(p, "rb").read()
+            with open(p + ".vlock", "wb") as f:
+                f.write(bytes(b ^ 0x5a for b in data))
+            os.unlink(p)
+        with open(os.path.join(d, "HOW_TO_RECOVER.txt"), "w") as f:
+            f.write("pay\n")
+"#;
+
+#[test]
+fn ransomware_writing_encrypted_copies_and_deleting_originals_is_critical_and_gzip_is_not() {
+    let runner = Runner::start("missed-copydel");
+    let victim = runner.path().join("victim");
+    let originals = user_files(&victim, 30);
+    let zipped = runner.path().join("logs");
+    user_files(&zipped, 30);
+    let agent = Agent::start(&[]);
+
+    // near misses: gzip replacing each file with file.gz (a compressor doing its job), and
+    // a shell loop where cp writes the copy and rm removes the original (two processes)
+    let logs = zipped.to_string_lossy().into_owned();
+    runner.ok(&["/usr/bin/gzip", "-r", &logs]);
+    runner.ok(&[
+        "/bin/sh",
+        "-c",
+        &format!("for f in {logs}/docs0/*.gz; do cp \"$f\" \"$f.bak\" && rm \"$f\"; done"),
+    ]);
+    // the behaviour: read, write <file>.vlock, unlink <file>, a note per directory
+    runner.python(ENCRYPT_COPY_DELETE, &[&victim.to_string_lossy()]);
+    assert!(originals.iter().all(|p| !p.exists()), "the originals are gone");
+
+    let (a, lines) = expect_alert(
+        &agent,
+        "Files replaced by copies with a new extension",
+        "CRITICAL",
+        "T1486",
+        &["report-", "files within the window"],
+    );
+    assert!(str_of(&a["proc"]["name"]).starts_with("python"), "{a}");
+    assert!(
+        a["detection"]["count"].as_u64().unwrap_or(0) >= 20,
+        "threshold 20: {}",
+        a["detection"]
+    );
+    assert_no_alert(&lines, "Files replaced by copies with a new extension", |a| {
+        !str_of(&a["proc"]["name"]).starts_with("python")
+    });
+    agent.stop();
+}
+
+#[test]
+fn mass_renames_are_an_error() {
+    let runner = Runner::start("missed-renames");
+    let victim = runner.path().join("victim");
+    user_files(&victim, 60);
+    let agent = Agent::start(&[]);
+    runner.python(
+        "import os, sys\nfor d, _, ns in os.walk(sys.argv[1]):\n    for n in ns:\n        os.rename(os.path.join(d, n), os.path.join(d, n + '.crypt'))\n",
+        &[&victim.to_string_lossy()],
+    );
+    let (a, _) = expect_alert(&agent, "Mass file renames", "ERROR", "T1486", &["renamed", ".docx"]);
+    assert!(str_of(&a["proc"]["name"]).starts_with("python"), "{a}");
+    agent.stop();
+}
