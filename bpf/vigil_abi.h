@@ -43,6 +43,7 @@ enum vigil_kind {
 	VIGIL_KIND_SYSCALL = 9,   /* a rare, security-sensitive syscall (ptrace, kill, bpf, mount, ...) */
 	VIGIL_KIND_DETECTION = 10, /* a finding of an in-kernel detector (bursts) */
 	VIGIL_KIND_CGROUP = 11,   /* a cgroup made or removed in the v2 hierarchy (containers) */
+	VIGIL_KIND_USER_CALL = 12, /* a library function watched by a uprobe returned (bash readline, PAM) */
 	VIGIL_KIND_TICK = 15,    /* userspace only: the agent's clock, recorded so replays reap as the live run did */
 	VIGIL_KIND_MAX = 16,
 };
@@ -82,6 +83,9 @@ enum vigil_hook {
 	VIGIL_HOOK_CGROUP = 27,
 	VIGIL_HOOK_URING_OPEN = 28,    /* opens completed through an io_uring */
 	VIGIL_HOOK_URING_CONNECT = 29, /* connects completed through an io_uring */
+	VIGIL_HOOK_READLINE = 30,      /* uprobe: lines typed at interactive bash shells */
+	VIGIL_HOOK_PAM = 31,           /* uprobes: PAM authentication and account checks */
+	VIGIL_HOOK_GETADDRINFO = 32,   /* uprobes: libc name lookups (names for connects) */
 	VIGIL_HOOK_MAX = 48,
 };
 
@@ -285,6 +289,33 @@ struct vigil_file {
 	__u16 path2_len; /* rename/link: the destination; symlink: the target string as given */
 };
 _Static_assert(sizeof(struct vigil_file) == 120, "vigil_file layout");
+
+/*
+ * A library function watched by a uprobe returned (bpf/uprobe.bpf.c): what was typed at
+ * an interactive bash (readline, which also sees builtins such as `echo > /dev/tcp/...`
+ * that never exec), or a PAM result with its user and service.
+ */
+enum vigil_user_fn {
+	VIGIL_USER_READLINE = 1, /* str: the line */
+	VIGIL_USER_PAM_AUTH = 2, /* pam_authenticate; ret: PAM_SUCCESS (0) or a PAM error; str: user, str2: service */
+	VIGIL_USER_PAM_ACCT = 3, /* pam_acct_mgmt; the same */
+};
+
+enum vigil_user_flag {
+	VIGIL_USER_STR_TRUNC = (1u << 0), /* the line or user was longer than VIGIL_USER_STR_MAX */
+};
+
+struct vigil_user_call {
+	struct vigil_hdr hdr;
+	__u16 func;      /* enum vigil_user_fn */
+	__u16 flags;     /* VIGIL_USER_* */
+	__s32 ret;       /* the function's return value (readline: 0) */
+	/* string tail, in this order */
+	__u16 str_len;
+	__u16 str2_len;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct vigil_user_call) == 72, "vigil_user_call layout");
 
 /* Network events. Addresses are 16 bytes: IPv4 in the first 4 (network order), IPv6 in all 16. */
 enum vigil_net_op {
@@ -524,6 +555,7 @@ struct vigil_abi {
 	struct vigil_syscall syscall;
 	struct vigil_detection detection;
 	struct vigil_cgroup cgroup;
+	struct vigil_user_call user_call;
 	struct vigil_stats stats;
 	struct vigil_filter_cfg filter_cfg;
 	enum vigil_limits limits;
@@ -540,6 +572,8 @@ struct vigil_abi {
 	enum vigil_dns_flag dns_flag;
 	enum vigil_sys_flag sys_flag;
 	enum vigil_cgroup_op cgroup_op;
+	enum vigil_user_fn user_fn;
+	enum vigil_user_flag user_flag;
 	enum vigil_detector detector;
 	enum vigil_emit emit;
 	enum vigil_verdict verdict;

@@ -70,6 +70,7 @@ abi_enum!(
         SYSCALL = 9,
         DETECTION = 10,
         CGROUP = 11,
+        USER_CALL = 12,
         /// Userspace only: the agent's clock at a housekeeping point, so replays reap as the live run did.
         TICK = 15,
         MAX = 16,
@@ -145,6 +146,9 @@ hooks! {
     Cgroup = 27, "VIGIL_HOOK_CGROUP", "cgroup", kind::CGROUP;
     UringOpen = 28, "VIGIL_HOOK_URING_OPEN", "io_uring_open", kind::FILE;
     UringConnect = 29, "VIGIL_HOOK_URING_CONNECT", "io_uring_connect", kind::NET;
+    Readline = 30, "VIGIL_HOOK_READLINE", "readline", kind::USER_CALL;
+    Pam = 31, "VIGIL_HOOK_PAM", "pam", kind::USER_CALL;
+    Getaddrinfo = 32, "VIGIL_HOOK_GETADDRINFO", "getaddrinfo", kind::NET;
 }
 
 /// Size of the per-hook statistics table (`VIGIL_HOOK_MAX`): room for new hooks.
@@ -216,6 +220,22 @@ abi_enum!(
         TARGET_KNOWN = 1 << 0,
         TARGET_AGENT = 1 << 1,
         STR_TRUNC = 1 << 2,
+    }
+);
+
+abi_enum!(
+    /// `enum vigil_user_fn`: the library function a uprobe saw return.
+    user_fn: u16 = "vigil_user_fn", "VIGIL_USER_" {
+        READLINE = 1,
+        PAM_AUTH = 2,
+        PAM_ACCT = 3,
+    }
+);
+
+abi_enum!(
+    /// `enum vigil_user_flag`.
+    user_flag: u16 = "vigil_user_flag", "VIGIL_USER_" {
+        STR_TRUNC = 1 << 0,
     }
 );
 
@@ -396,6 +416,8 @@ pub const ENUMS: &[(&str, &[(&str, u64)])] = &[
     (policy_limits::C_ENUM, policy_limits::ALL),
     (xdp_stat::C_ENUM, xdp_stat::ALL),
     (cgroup_op::C_ENUM, cgroup_op::ALL),
+    (user_fn::C_ENUM, user_fn::ALL),
+    (user_flag::C_ENUM, user_flag::ALL),
     (net_op::C_ENUM, net_op::ALL),
     (net_dir::C_ENUM, net_dir::ALL),
     (net_flag::C_ENUM, net_flag::ALL),
@@ -713,6 +735,19 @@ wire_struct!(
     }
 );
 
+wire_struct!(
+    /// `struct vigil_user_call`
+    RawUserCall = "vigil_user_call" {
+        hdr: RawHdr,
+        func: u16,
+        flags: u16,
+        ret: i32,
+        str_len: u16,
+        str2_len: u16,
+        pad: u32,
+    }
+);
+
 /// Every record, for the layout check: (C struct, fields, size).
 pub const RECORDS: &[(&str, Fields, usize)] = &[
     (RawHdr::C_NAME, RawHdr::FIELDS, RawHdr::SIZE),
@@ -727,6 +762,7 @@ pub const RECORDS: &[(&str, Fields, usize)] = &[
     (RawSyscall::C_NAME, RawSyscall::FIELDS, RawSyscall::SIZE),
     (RawDetection::C_NAME, RawDetection::FIELDS, RawDetection::SIZE),
     (RawCgroup::C_NAME, RawCgroup::FIELDS, RawCgroup::SIZE),
+    (RawUserCall::C_NAME, RawUserCall::FIELDS, RawUserCall::SIZE),
 ];
 
 impl RawExec {

@@ -12,11 +12,11 @@ use thiserror::Error;
 
 use crate::abi::{
     self, kind, DnsAddrs, RawCgroup, RawCwd, RawDetection, RawDns, RawDnsAddr, RawExec, RawExit, RawFile, RawFork,
-    RawHdr, RawNet, RawSyscall, SyscallArgs,
+    RawHdr, RawNet, RawSyscall, RawUserCall, SyscallArgs,
 };
 use crate::model::{
     ip_from_raw, ip_to_raw, Body, Cgroup, Cwd, Detection, Dns, DnsAnswer, Endpoint, Event, Exec, Exit, File, FileOp,
-    Fork, Net, NetOp, PolicyVerdict, Syscall, Text, Writer as ExeWriter, AF_INET, AF_INET6,
+    Fork, Net, NetOp, PolicyVerdict, Syscall, Text, UserCall, Writer as ExeWriter, AF_INET, AF_INET6,
 };
 use crate::wire::{Reader, Wire, Writer};
 
@@ -317,6 +317,17 @@ pub fn decode(record: &[u8]) -> Result<Event, DecodeError> {
                 removed: raw.op == abi::cgroup_op::RMDIR,
                 level: raw.level,
                 path: Text::new(path),
+            }))
+        }
+        kind::USER_CALL => {
+            let raw: RawUserCall = fixed(&mut r)?;
+            let [s1, s2] = tail(&mut r, [raw.str_len, raw.str2_len])?;
+            Body::UserCall(Box::new(UserCall {
+                func: raw.func,
+                flags: raw.flags,
+                ret: raw.ret,
+                str1: Text::new(s1),
+                str2: Text::new(s2),
             }))
         }
         kind::TICK => {
@@ -667,6 +678,20 @@ pub fn encode(ev: &Event) -> Vec<u8> {
                 path_len: len16(&tails[0]),
                 pad: 0,
                 pad2: 0,
+            }
+            .write(&mut w);
+        }
+        Body::UserCall(u) => {
+            hdr.kind = kind::USER_CALL;
+            tails = vec![u.str1.as_bytes().to_vec(), u.str2.as_bytes().to_vec()];
+            RawUserCall {
+                hdr,
+                func: u.func,
+                flags: u.flags,
+                ret: u.ret,
+                str_len: len16(&tails[0]),
+                str2_len: len16(&tails[1]),
+                pad: 0,
             }
             .write(&mut w);
         }

@@ -141,6 +141,8 @@ pub enum Body {
     Detection(Box<Detection>),
     /// A cgroup made or removed (containers start and end with one).
     Cgroup(Box<Cgroup>),
+    /// A library function watched by a uprobe returned (bash readline, PAM).
+    UserCall(Box<UserCall>),
     /// The agent's housekeeping clock (`ktime` of the event); not something a process did.
     Tick,
 }
@@ -159,6 +161,7 @@ impl Body {
             Body::Syscall(_) => "syscall",
             Body::Detection(_) => "detection",
             Body::Cgroup(_) => "cgroup",
+            Body::UserCall(_) => "user_call",
             Body::Tick => "tick",
         }
     }
@@ -269,6 +272,36 @@ pub struct Syscall {
 impl Syscall {
     pub fn has(&self, flag: u16) -> bool {
         self.flags & flag != 0
+    }
+}
+
+/// A library function watched by a uprobe returned (`enum vigil_user_fn`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserCall {
+    pub func: u16,
+    pub flags: u16,
+    /// The function's result (PAM: 0 is PAM_SUCCESS).
+    pub ret: i32,
+    /// readline: the line typed; PAM: the user.
+    pub str1: Text,
+    /// PAM: the service (`/etc/pam.d/<service>`).
+    pub str2: Text,
+}
+
+impl UserCall {
+    /// The function's name: the event type.
+    pub fn name(&self) -> &'static str {
+        use crate::abi::user_fn::*;
+        match self.func {
+            READLINE => "readline",
+            PAM_AUTH => "pam_authenticate",
+            PAM_ACCT => "pam_acct_mgmt",
+            _ => "user_call",
+        }
+    }
+
+    pub fn is_pam(&self) -> bool {
+        matches!(self.func, crate::abi::user_fn::PAM_AUTH | crate::abi::user_fn::PAM_ACCT)
     }
 }
 

@@ -259,7 +259,13 @@ impl ProcessTree {
                 }
             }
             Body::Tick => self.reap(ev.ktime),
-            Body::File(_) | Body::Net(_) | Body::Dns(_) | Body::Syscall(_) | Body::Detection(_) | Body::Cgroup(_) => {}
+            Body::File(_)
+            | Body::Net(_)
+            | Body::Dns(_)
+            | Body::Syscall(_)
+            | Body::Detection(_)
+            | Body::Cgroup(_)
+            | Body::UserCall(_) => {}
         }
         match self.procs.get(&ev.pid) {
             Some(p) => Some(Arc::clone(p)),

@@ -7,7 +7,7 @@
 //! doctor`, the kernel filter, the statistics and the hook table in docs/hooks.md all
 //! read it; `docs/adding-a-hook.md` is the recipe for a new entry.
 
-use vigil_event::abi::{file_op, net_op, Hook};
+use vigil_event::abi::{file_op, net_op, user_fn, Hook};
 
 use crate::filter::{EMIT_DNS_QUERY, EMIT_DNS_RESPONSE};
 
@@ -30,6 +30,62 @@ pub enum Attach {
     CgroupSockAddr(&'static str),
     /// XDP on each interface the agent is told to guard (`--xdp IFACE`).
     Xdp,
+    /// uprobes on functions of user-space binaries found on the host (each target whose
+    /// binary exists), attached again when a binary is replaced.
+    Uprobe(&'static [UprobeTarget]),
+}
+
+/// A function of a user-space binary, for a uprobe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UprobeTarget {
+    /// Where the binary may be, in order: the first that exists is probed.
+    pub binaries: &'static [&'static str],
+    pub symbol: &'static str,
+    /// On return (uretprobe) rather than on entry.
+    pub ret: bool,
+    /// What the program reads with bpf_get_attach_cookie (an `enum vigil_user_fn`).
+    pub cookie: u64,
+}
+
+impl UprobeTarget {
+    /// `uretprobe bash:readline`: the kind, the binary's file name and the function.
+    pub fn describe(&self) -> String {
+        let binary = self.binaries.first().and_then(|b| b.rsplit('/').next()).unwrap_or("?");
+        let kind = if self.ret { "uretprobe" } else { "uprobe" };
+        format!("{kind} {binary}:{}", self.symbol)
+    }
+}
+
+/// Every target of a uprobe hook, for doctor and the docs.
+pub fn describe_uprobes(targets: &[UprobeTarget]) -> String {
+    targets
+        .iter()
+        .map(UprobeTarget::describe)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+const BASH: &[&str] = &["/usr/bin/bash", "/bin/bash"];
+const LIBPAM: &[&str] = &[
+    "/usr/lib/x86_64-linux-gnu/libpam.so.0",
+    "/lib/x86_64-linux-gnu/libpam.so.0",
+    "/usr/lib64/libpam.so.0",
+    "/lib64/libpam.so.0",
+];
+const LIBC: &[&str] = &[
+    "/usr/lib/x86_64-linux-gnu/libc.so.6",
+    "/lib/x86_64-linux-gnu/libc.so.6",
+    "/usr/lib64/libc.so.6",
+    "/lib64/libc.so.6",
+];
+
+const fn probe(binaries: &'static [&'static str], symbol: &'static str, ret: bool, cookie: u16) -> UprobeTarget {
+    UprobeTarget {
+        binaries,
+        symbol,
+        ret,
+        cookie: cookie as u64,
+    }
 }
 
 /// A feature group: programs that only make sense together.
@@ -40,6 +96,7 @@ pub enum Group {
     Network,
     Containers,
     Enforcement,
+    Uprobes,
     Seed,
 }
 
@@ -51,6 +108,7 @@ impl Group {
             Group::Network => "network",
             Group::Containers => "containers",
             Group::Enforcement => "enforcement",
+            Group::Uprobes => "uprobes",
             Group::Seed => "seed",
         }
     }
@@ -583,6 +641,64 @@ pub const HOOKS: &[HookSpec] = &[
         what: "cgroups removed (when a container ended)",
     },
     HookSpec {
+        program: "uprobe_readline",
+        group: Group::Uprobes,
+        attach: Attach::Uprobe(&[probe(BASH, "readline", true, user_fn::READLINE)]),
+        stats: Some(Hook::Readline),
+        need: Need::Optional,
+        always_runs: true,
+        events: &[e("readline", Always)],
+        what: "lines typed at interactive bash shells, builtins included (`echo > /dev/tcp/...` never execs)",
+    },
+    HookSpec {
+        program: "uprobe_pam_enter",
+        group: Group::Uprobes,
+        attach: Attach::Uprobe(&[
+            probe(LIBPAM, "pam_authenticate", false, 0),
+            probe(LIBPAM, "pam_acct_mgmt", false, 0),
+        ]),
+        // counts in uprobe_pam_return's slot
+        stats: None,
+        need: Need::Optional,
+        always_runs: true,
+        events: &[],
+        what: "PAM calls starting: keeps the handle for their return",
+    },
+    HookSpec {
+        program: "uprobe_pam_return",
+        group: Group::Uprobes,
+        attach: Attach::Uprobe(&[
+            probe(LIBPAM, "pam_authenticate", true, user_fn::PAM_AUTH),
+            probe(LIBPAM, "pam_acct_mgmt", true, user_fn::PAM_ACCT),
+        ]),
+        stats: Some(Hook::Pam),
+        need: Need::Optional,
+        always_runs: true,
+        events: &[e("pam_authenticate", Always), e("pam_acct_mgmt", Always)],
+        what: "PAM authentication and account checks: result, user, service (su, sudo, sshd, login)",
+    },
+    HookSpec {
+        program: "uprobe_getaddrinfo",
+        group: Group::Uprobes,
+        attach: Attach::Uprobe(&[probe(LIBC, "getaddrinfo", false, 0)]),
+        // counts in uretprobe_getaddrinfo's slot
+        stats: None,
+        need: Need::Optional,
+        always_runs: true,
+        events: &[],
+        what: "libc name lookups starting: keeps the name asked",
+    },
+    HookSpec {
+        program: "uretprobe_getaddrinfo",
+        group: Group::Uprobes,
+        attach: Attach::Uprobe(&[probe(LIBC, "getaddrinfo", true, 0)]),
+        stats: Some(Hook::Getaddrinfo),
+        need: Need::Optional,
+        always_runs: true,
+        events: &[],
+        what: "libc name lookups answered: connects to the addresses carry the name, whatever carried the DNS (TCP, DoT/DoH, a cache)",
+    },
+    HookSpec {
         program: "seed_proc_table",
         group: Group::Seed,
         attach: Attach::Iter("task"),
@@ -619,6 +735,7 @@ pub fn markdown_table() -> String {
             Attach::CgroupSkb(d) => format!("`cgroup_skb/{d}`"),
             Attach::CgroupSockAddr(d) => format!("`cgroup/{d}`"),
             Attach::Xdp => "`xdp` (each `--xdp` interface)".to_string(),
+            Attach::Uprobe(targets) => format!("`{}`", describe_uprobes(targets)),
         };
         let need = match h.need {
             Need::Required => "required",

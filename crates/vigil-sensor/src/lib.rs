@@ -22,6 +22,7 @@ pub mod probe;
 pub mod sensor;
 pub mod stats;
 pub mod stream;
+pub mod uprobes;
 
 #[allow(
     clippy::all,

@@ -73,6 +73,8 @@ pub enum HookStatus {
     /// This kernel does not offer it: the program type or attach point is refused
     /// before any verification (EPERM, EOPNOTSUPP, or a missing attach target).
     Refused(String),
+    /// What it probes is not installed on this host (a uprobe's binary).
+    Absent(String),
     /// The kernel offers it but it failed: the verifier rejected it, or attaching did.
     LoadFailed(String),
     AttachFailed(String),
@@ -90,7 +92,10 @@ impl HookStatus {
             HookStatus::Attached => "",
             HookStatus::Disabled => "disabled with --disable-program",
             HookStatus::Unused => "not asked for (XDP attaches to the interfaces --xdp names)",
-            HookStatus::Refused(r) | HookStatus::LoadFailed(r) | HookStatus::AttachFailed(r) => r,
+            HookStatus::Refused(r)
+            | HookStatus::Absent(r)
+            | HookStatus::LoadFailed(r)
+            | HookStatus::AttachFailed(r) => r,
         }
     }
 
@@ -101,6 +106,7 @@ impl HookStatus {
             HookStatus::Disabled => "disabled",
             HookStatus::Unused => "unused",
             HookStatus::Refused(_) => "refused by this kernel",
+            HookStatus::Absent(_) => "not installed here",
             HookStatus::LoadFailed(_) | HookStatus::AttachFailed(_) => "failed",
         }
     }
@@ -133,9 +139,12 @@ impl AttachReport {
 
     /// Hooks that are not attached, for whatever reason (unused ones aside).
     pub fn missing(&self) -> impl Iterator<Item = &HookReport> {
-        self.hooks
-            .iter()
-            .filter(|h| !matches!(h.status, HookStatus::Attached | HookStatus::Unused))
+        self.hooks.iter().filter(|h| {
+            !matches!(
+                h.status,
+                HookStatus::Attached | HookStatus::Unused | HookStatus::Absent(_)
+            )
+        })
     }
 
     /// Required hooks that are not attached: the agent cannot run.
@@ -171,6 +180,8 @@ pub struct Sensor {
     pub(crate) policy_gen: Mutex<u32>,
     /// Interfaces XDP is attached to.
     pub xdp_interfaces: Vec<String>,
+    /// The uprobes, with what is needed to probe a replaced binary again.
+    uprobes: Mutex<Vec<crate::uprobes::UprobeLink>>,
 }
 
 /// libbpf's log, captured while loading so a failure can name the program and the reason.
@@ -365,6 +376,7 @@ impl Sensor {
             filter: Mutex::new((KernelFilter::everything(), 0)),
             policy_gen: Mutex::new(0),
             xdp_interfaces: Vec::new(),
+            uprobes: Mutex::new(Vec::new()),
         };
         sensor.attach_all(&disabled, cfg)?;
         Ok(sensor)
@@ -378,6 +390,7 @@ impl Sensor {
         let mut seeded = 0;
         let mut dispatcher_ok = false;
         let mut xdp_interfaces = Vec::new();
+        let mut uprobes = Vec::new();
         // cgroup skb programs attach to the root of the cgroup v2 hierarchy (mounted if missing).
         let cgroup = if HOOKS.iter().any(|p| {
             matches!(p.attach, Attach::CgroupSkb(_) | Attach::CgroupSockAddr(_)) && !disabled.contains_key(p.program)
@@ -441,6 +454,14 @@ impl Sensor {
                         result
                     }
                     Attach::Xdp => crate::policy::attach_xdp(&prog, &cfg.xdp, &mut links, &mut xdp_interfaces),
+                    Attach::Uprobe(targets) => match crate::uprobes::attach(spec.program, &prog, targets) {
+                        crate::uprobes::Attached::Some(l) => {
+                            uprobes.extend(l);
+                            HookStatus::Attached
+                        }
+                        crate::uprobes::Attached::Absent(why) => HookStatus::Absent(why),
+                        crate::uprobes::Attached::Failed(e) => attach_status(&e),
+                    },
                     Attach::CgroupSkb(_) | Attach::CgroupSockAddr(_) => match &cgroup {
                         Ok(dir) => {
                             use std::os::fd::AsRawFd;
@@ -502,12 +523,27 @@ impl Sensor {
         self.write_watched()?;
         self.xdp_interfaces = xdp_interfaces;
         self.links = Mutex::new(links);
+        self.uprobes = Mutex::new(uprobes);
         self.report = AttachReport {
             hooks: reports,
             seeded_processes: seeded,
         };
         debug!(attached = self.report.attached(), "sensor attached");
         Ok(())
+    }
+
+    /// Probes again the binaries replaced since they were probed (a package upgrade
+    /// writes a new file); returns a line per binary for the log. The agent calls it every
+    /// few seconds.
+    pub fn refresh_uprobes(&self) -> Vec<String> {
+        let mut uprobes = self.uprobes.lock().unwrap_or_else(|p| p.into_inner());
+        let mut notes = Vec::new();
+        for u in uprobes.iter_mut() {
+            if let Some(prog) = self.skel.object().progs_mut().find(|p| p.name() == u.program) {
+                notes.extend(u.refresh(&prog));
+            }
+        }
+        notes
     }
 
     /// Ends idle datagram flows (the kernel sends their FLOW_END records); returns how
@@ -636,6 +672,9 @@ impl Sensor {
         drop(std::mem::take(
             &mut *self.links.lock().unwrap_or_else(|p| p.into_inner()),
         ));
+        for u in self.uprobes.lock().unwrap_or_else(|p| p.into_inner()).iter_mut() {
+            u.detach();
+        }
         // A program that entered just before its hook went away runs on for microseconds
         // (its counters say seen, not yet sent); give it far more than that.
         std::thread::sleep(std::time::Duration::from_millis(20));
@@ -730,6 +769,7 @@ pub(crate) fn describe(h: &hooks::HookSpec) -> String {
         Attach::CgroupSkb(dir) => format!("cgroup_skb/{dir}"),
         Attach::CgroupSockAddr(what) => format!("cgroup/{what}"),
         Attach::Xdp => "xdp".to_string(),
+        Attach::Uprobe(targets) => hooks::describe_uprobes(targets),
     }
 }
 

@@ -138,6 +138,9 @@ fn cgroup_snapshot() -> Vec<Vec<u8>> {
 
 /// The longest wait for records when none came in the last polls: an idle agent wakes
 /// about 30 times a second rather than every `--poll-ms`.
+/// How often the agent looks for probed binaries replaced on disk (uprobes).
+const UPROBE_CHECK_EVERY: Duration = Duration::from_secs(5);
+
 const IDLE_POLL: Duration = Duration::from_millis(32);
 
 fn open_output(path: &Option<PathBuf>) -> Result<Box<dyn Write>> {
@@ -285,6 +288,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
     let sweep_every =
         Duration::from_nanos(opts.sensor.udp_idle_ns / 10).clamp(Duration::from_secs(1), Duration::from_secs(10));
     let mut last_sweep = Instant::now();
+    let mut last_uprobe_check = Instant::now();
     let mut stats_file_warned = false;
     while !signals.stop.load(Ordering::Relaxed) {
         if opts.duration.is_some_and(|d| started.elapsed() >= d) {
@@ -360,6 +364,12 @@ pub fn run(opts: RunOptions) -> Result<()> {
             if last_sweep.elapsed() >= sweep_every {
                 sensor.sweep_flows()?;
                 last_sweep = Instant::now();
+            }
+            if last_uprobe_check.elapsed() >= UPROBE_CHECK_EVERY {
+                for note in sensor.refresh_uprobes() {
+                    eprintln!("vigil: {note}");
+                }
+                last_uprobe_check = Instant::now();
             }
             last_tick = Instant::now();
             if let Some(path) = &opts.stats_file {

@@ -109,7 +109,7 @@ pub fn doctor(json: bool, disabled: &std::collections::BTreeSet<String>) -> i32 
         let m = match (&h.status, h.required) {
             (HookStatus::Attached, _) => "ok  ",
             (HookStatus::Disabled | HookStatus::Unused, false) => "off ",
-            (HookStatus::Refused(_), false) => "no  ",
+            (HookStatus::Refused(_) | HookStatus::Absent(_), false) => "no  ",
             _ => "FAIL",
         };
         println!(

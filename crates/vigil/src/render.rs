@@ -45,6 +45,18 @@ pub struct EventJson<'a> {
     pub syscall: Option<SyscallJson>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detection: Option<DetectionJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_call: Option<UserCallJson>,
+}
+
+/// A library call seen by a uprobe: the function, its arguments by name, its result.
+#[derive(Serialize)]
+pub struct UserCallJson {
+    pub func: &'static str,
+    pub args: serde_json::Map<String, serde_json::Value>,
+    pub ret: i32,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
 }
 
 /// A sensitive syscall: its arguments by name, and the process it acts on.
@@ -609,6 +621,7 @@ pub fn event_json<'a>(
         dns: None,
         syscall: None,
         detection: None,
+        user_call: None,
     };
     match &ev.body {
         Body::Exec(x) | Body::Snapshot(x) => {
@@ -708,6 +721,17 @@ pub fn event_json<'a>(
                 window_ns: d.window_ns,
                 window_start_ktime: d.window_start_ktime,
                 sample: d.sample_text(),
+            })
+        }
+        Body::UserCall(u) => {
+            out.user_call = Some(UserCallJson {
+                func: u.name(),
+                args: facts::user_call_args(u)
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), serde_json::Value::String(v)))
+                    .collect(),
+                ret: u.ret,
+                truncated: u.flags & vigil_event::abi::user_flag::STR_TRUNC != 0,
             })
         }
         Body::Tick | Body::Cgroup(_) => {}

@@ -348,6 +348,10 @@ impl<'a> RuleEvent<'a> {
             (Body::Net(n), "proto") => Value::Uint(n.protocol as u64),
             (Body::Net(n), "addr" | "tuple") => owned(facts::sock_name(n)),
             (Body::Dns(d), "name" | "qname") => s(&d.qname),
+            (Body::UserCall(u), n) => facts::user_call_args(u)
+                .into_iter()
+                .find(|(k, _)| *k == n)
+                .map_or(Value::None, |(_, v)| owned(v)),
             (Body::Syscall(x), n) => facts::named_args(x, &self.host.init_namespaces)
                 .into_iter()
                 .find(|(k, _)| *k == n)

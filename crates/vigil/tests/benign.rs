@@ -182,3 +182,77 @@ fn a_cron_like_parent_running_a_shell_script_is_quiet() {
         run(d, "/bin/sh", &["-c", &format!("{} >/dev/null 2>&1", script.display())]);
     });
 }
+
+/// A day of routine work from a detached shell (no `cargo test` in the ancestry, so no
+/// build or package-manager lineage excuses anything): what administrators, package
+/// installs, CI jobs, backup and log-rotation jobs and monitoring agents do. Not one
+/// WARNING-or-higher alert.
+const ROUTINE_WORK: &str = r#"
+set -e
+cd "$WORK"
+# -- a package built and installed, with a conffile directly below /etc, then purged
+mkdir -p pkg/DEBIAN pkg/usr/share/vigil-benign pkg/etc
+printf 'Package: vigil-benign\nVersion: 1.0\nArchitecture: all\nMaintainer: t <t@example.com>\nDescription: benign test package\n' > pkg/DEBIAN/control
+echo /etc/vigil-benign.conf > pkg/DEBIAN/conffiles
+echo 'setting=1' > pkg/etc/vigil-benign.conf
+echo 'data' > pkg/usr/share/vigil-benign/data.txt
+dpkg-deb --build pkg vigil-benign.deb >/dev/null
+dpkg -i vigil-benign.deb >/dev/null
+dpkg -P vigil-benign >/dev/null
+# -- administration: a config backed up and edited, services and jobs looked at
+# (account changes with useradd/usermod are reported at WARNING by design: a new or
+# changed account is what a backdoor is, and a human should see it)
+cp /etc/hosts /etc/hosts.vigil-benign.bak
+sed -i 's/^#vigil-benign.*//' /etc/hosts.vigil-benign.bak
+rm -f /etc/hosts.vigil-benign.bak
+systemctl --no-pager status >/dev/null 2>&1 || true
+crontab -l >/dev/null 2>&1 || true
+# -- monitoring: what an agent's collectors run every minute
+ps aux >/dev/null; ss -tan >/dev/null; df -h >/dev/null; uptime >/dev/null; free -m >/dev/null
+cat /proc/loadavg /proc/meminfo >/dev/null
+# -- a CI job: clone, build with make -j, test, archive the artefacts
+mkdir -p src && cd src
+git init -q . && git config user.email ci@example.com && git config user.name ci && for i in 1 2 3 4 5 6; do printf 'int f%s(void) { return %s; }\n' $i $i > f$i.c; done
+printf 'int main(void) { return 0; }\n' > main.c
+printf 'OBJS=main.o f1.o f2.o f3.o f4.o f5.o f6.o\nprog: $(OBJS)\n\tcc -o $@ $(OBJS)\n%%.o: %%.c\n\tcc -O2 -c $<\n' > Makefile
+git add -A && git commit -qm init
+cd .. && git clone -q src build && make -s -j2 -C build >/dev/null && ./build/prog
+tar czf artefacts.tgz build/prog build/*.o
+# -- a backup job: user data archived, compressed file by file, old archives pruned
+mkdir -p data/docs && for i in $(seq 1 30); do echo "record $i" > data/docs/r$i.txt; done
+tar cf backup.tar data && xz -T1 backup.tar
+cp -r data data-gz && gzip -r data-gz
+find . -name '*.xz' -mmin +600 -delete
+# -- log rotation with compression, as logrotate runs daily
+mkdir -p logs && for i in 1 2 3; do seq 1 1000 > logs/app$i.log; done
+printf '%s/logs/*.log {\n  rotate 3\n  compress\n  nodelaycompress\n  missingok\n}\n' "$WORK" > logrotate.conf
+logrotate -f -s logrotate.state logrotate.conf
+logrotate -f -s logrotate.state logrotate.conf
+"#;
+
+#[test]
+fn a_day_of_admin_ci_backup_and_monitoring_work_is_quiet() {
+    need("dpkg-deb");
+    need("logrotate");
+    need("make");
+    let runner = Runner::start("benign-day");
+    let agent = Agent::start(&[]);
+    let work = runner.path().to_string_lossy().into_owned();
+    let r = runner.run_env(&["/bin/sh", "-c", ROUTINE_WORK], &[("WORK", &work)]);
+    assert_eq!(r.rc, 0, "the routine work itself failed: {}{}", r.out, r.err);
+    std::thread::sleep(Duration::from_millis(800));
+    let (lines, summary) = agent.stop();
+    let loud: Vec<String> = alerts(&lines)
+        .into_iter()
+        .filter(|v| in_tree(v, runner.pid) && MEDIUM_OR_HIGHER.contains(&str_of(&v["alert"]["priority"])))
+        .map(alert_line)
+        .collect();
+    assert!(
+        loud.is_empty(),
+        "routine work raised medium-or-higher alerts:\n{}",
+        loud.join("\n")
+    );
+    // the agent saw the work: the package install, the builds and the rotations ran under it
+    let execs = summary["userspace"]["decode"]["decoded"]["exec"].as_u64().unwrap_or(0);
+    assert!(execs > 60, "the agent decoded {execs} execs");
+}

@@ -200,7 +200,7 @@ fn opens_and_connects_through_io_uring_are_seen_as_the_syscalls_they_stand_for()
     need("cc");
     let runner = Runner::start("missed-uring");
     let uring = runner.path().join("uring");
-    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/uring.c");
+    let src = fixture("uring.c");
     let cc = std::process::Command::new("cc")
         .args(["-O2", "-o"])
         .arg(&uring)
@@ -331,5 +331,155 @@ fn mass_renames_are_an_error() {
     );
     let (a, _) = expect_alert(&agent, "Mass file renames", "ERROR", "T1486", &["renamed", ".docx"]);
     assert!(str_of(&a["proc"]["name"]).starts_with("python"), "{a}");
+    agent.stop();
+}
+
+/// Types `lines` into an interactive bash on a pseudo-terminal (readline reads them).
+const TYPE_AT_BASH: &str = r#"
+import os, pty, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv("/bin/bash", ["bash", "--norc", "--noprofile", "-i"])
+time.sleep(0.5)
+for line in sys.argv[1:] + ["exit"]:
+    os.write(fd, line.encode() + b"\n")
+    time.sleep(0.3)
+try:
+    while os.read(fd, 4096):
+        pass
+except OSError:
+    pass
+os.waitpid(pid, 0)
+"#;
+
+#[test]
+fn a_network_redirection_typed_at_bash_is_critical_and_other_lines_are_not() {
+    let runner = Runner::start("missed-readline");
+    let server = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+    let port = server.local_addr().expect("port").port();
+    std::thread::spawn(move || {
+        let _held = server.accept();
+        std::thread::sleep(Duration::from_secs(5));
+    });
+    let agent = Agent::start(&["--events"]);
+    let near = "ls /dev/tcp-vigil-notes 2>/dev/null; echo vigil-readline-near";
+    let exfil = format!("echo vigil-exfil > /dev/tcp/127.0.0.1/{port}");
+    runner.python(TYPE_AT_BASH, &[near, &exfil]);
+
+    let (a, _) = expect_alert(
+        &agent,
+        "Network redirection typed at an interactive shell",
+        "CRITICAL",
+        "T1059.004",
+        &[&exfil],
+    );
+    assert_eq!(a["proc"]["name"], "bash");
+    assert_eq!(a["user_call"]["func"], "readline", "{a}");
+    // the near miss was read too (the same uprobe), and is quiet
+    let lines = agent.wait_for("the near miss's line", WAIT, |l| {
+        l.iter().any(|v| v["user_call"]["args"]["line"] == near)
+    });
+    assert_no_alert(
+        &lines,
+        "Network redirection typed at an interactive shell",
+        output_has("vigil-readline-near"),
+    );
+    agent.stop();
+}
+
+#[test]
+fn pam_failures_are_reported_with_user_and_service_and_five_in_a_row_are_a_warning() {
+    let runner = Runner::start("missed-pam");
+    let script = fixture("pam_try.py");
+    let script = script.as_str();
+    let agent = Agent::start(&[]);
+    // one failure for one user: a NOTICE only
+    let r = runner.run(&[PY, script, "vigil-test", "vigil-once", "wrong"]);
+    assert!(
+        r.out.contains("pam_authenticate 7") || r.out.contains("pam_authenticate 10"),
+        "{} {}",
+        r.out,
+        r.err
+    );
+    // five at once for another (PAM waits ~2 s after each failure)
+    let five = format!("for i in 1 2 3 4 5; do {PY} {script} vigil-test nobody wrong-$i & done; wait");
+    runner.ok(&["/bin/sh", "-c", &five]);
+
+    let (a, _) = expect_alert(
+        &agent,
+        "Authentication failed",
+        "NOTICE",
+        "T1110",
+        &["user=vigil-once", "service=vigil-test"],
+    );
+    assert!(str_of(&a["proc"]["name"]).starts_with("python"), "{a}");
+    let (_, lines) = expect_alert(
+        &agent,
+        "Repeated authentication failures",
+        "WARNING",
+        "T1110.001",
+        &["user=nobody", "service=vigil-test"],
+    );
+    assert_no_alert(&lines, "Repeated authentication failures", output_has("vigil-once"));
+    agent.stop();
+}
+
+#[test]
+fn names_from_getaddrinfo_reach_connects_without_a_dns_packet() {
+    let runner = Runner::start("missed-gai");
+    let server = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+    let port = server.local_addr().expect("port").port();
+    std::thread::spawn(move || {
+        let _held = server.accept();
+        std::thread::sleep(Duration::from_secs(5));
+    });
+    let agent = Agent::start(&["--events"]);
+    // "localhost" comes from /etc/hosts: no DNS packet for the kernel's parser to read
+    let code = "import socket, sys\nfamily, kind, proto, _, addr = socket.getaddrinfo('localhost', int(sys.argv[1]), socket.AF_INET, socket.SOCK_STREAM)[0]\ns = socket.socket(family, kind, proto)\ns.connect(addr)\nprint(addr)\n";
+    let r = runner.python(code, &[&port.to_string()]);
+    assert!(r.out.contains("127.0.0.1"), "{}", r.out);
+    let lines = agent.wait_for("the connect", WAIT, |l| {
+        l.iter()
+            .any(|v| v["evt"]["type"] == "connect" && v["fd"]["rport"] == port)
+    });
+    let c = lines
+        .iter()
+        .find(|v| v["evt"]["type"] == "connect" && v["fd"]["rport"] == port)
+        .expect("connect");
+    let names = c["fd"]["rip_names"].as_array().cloned().unwrap_or_default();
+    assert!(
+        names.iter().any(|n| n == "localhost"),
+        "the connect carries the name asked: {c}"
+    );
+    agent.stop();
+}
+
+#[test]
+fn a_replaced_bash_is_probed_again() {
+    let runner = Runner::start("missed-rebash");
+    let agent = Agent::start(&[]);
+    // what a package upgrade does: a new file renamed over the old one (here: the same
+    // bytes, so the host's shell stays what it was)
+    let bash = std::fs::canonicalize("/bin/bash").expect("bash");
+    let fresh = bash.with_file_name(".bash.vigil-upgrade");
+    std::fs::copy(&bash, &fresh).expect("copy bash");
+    std::fs::rename(&fresh, &bash).expect("replace bash");
+    wait_until("the agent probes the new bash", || {
+        agent
+            .stderr()
+            .iter()
+            .any(|l| l.contains("readline replaced") && l.contains("probed again"))
+            .then_some(())
+    });
+    // a shell started from the new file is seen
+    let line = "echo vigil-after-upgrade > /dev/udp/127.0.0.1/9";
+    runner.python(TYPE_AT_BASH, &[line]);
+    expect_alert(
+        &agent,
+        "Network redirection typed at an interactive shell",
+        "CRITICAL",
+        "T1059.004",
+        &[line],
+    );
     agent.stop();
 }

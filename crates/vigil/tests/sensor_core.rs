@@ -432,8 +432,17 @@ fn doctor_reports_hooks_and_kernel_features() {
     // On our machines every hook attaches, the idle-flow sweeper included (it used to be
     // a map iterator, which this kernel refuses).
     assert_eq!(hook(&report, "sweep_flows")["status"], "attached", "{report:#}");
-    // io_uring operations bypass the syscall hooks: their own optional hooks
-    for program in ["uring_open", "uring_connect"] {
+    // io_uring operations bypass the syscall hooks: their own optional hooks; and the
+    // uprobes on bash, libpam and libc (installed on our machines)
+    for program in [
+        "uring_open",
+        "uring_connect",
+        "uprobe_readline",
+        "uprobe_pam_enter",
+        "uprobe_pam_return",
+        "uprobe_getaddrinfo",
+        "uretprobe_getaddrinfo",
+    ] {
         assert_eq!(hook(&report, program)["status"], "attached", "{report:#}");
         assert_eq!(hook(&report, program)["required"], false);
     }

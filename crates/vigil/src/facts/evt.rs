@@ -28,6 +28,7 @@ pub fn evt_type(ev: &Event) -> &'static str {
         Body::Dns(_) => "dns_query",
         Body::Syscall(x) => syscall_name(x.syscall),
         Body::Detection(d) => d.name(),
+        Body::UserCall(u) => u.name(),
     }
 }
 
@@ -37,6 +38,7 @@ pub fn res(ev: &Event) -> Option<i64> {
         Body::File(f) => Some(f.ret),
         Body::Net(n) if n.syscall != 0 => Some(n.ret),
         Body::Syscall(x) => Some(x.ret),
+        Body::UserCall(u) if u.is_pam() => Some(i64::from(u.ret)),
         Body::Exec(_) | Body::Cwd(_) => Some(0),
         _ => None,
     }

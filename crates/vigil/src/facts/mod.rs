@@ -15,6 +15,7 @@ mod names;
 mod process;
 mod syscall;
 mod time;
+mod user;
 
 pub use container::ContainerFacts;
 pub use dns::{domain_suffixes, label_stats};
@@ -27,3 +28,4 @@ pub use names::{
 pub use process::{args, argv0, cmdline, cwd_with_slash};
 pub use syscall::named_args;
 pub use time::rfc3339;
+pub use user::user_call_args;
