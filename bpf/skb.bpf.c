@@ -327,14 +327,16 @@ static long answer_step(__u32 i, void *data)
 	return 0;
 }
 
-/* Remembers, for addr, the names it was resolved from (qname, then CNAME targets). */
-static __always_inline void remember_names(struct net_work *w, const __u8 addr[16], __u32 qlen, __u32 clen,
-					   const struct vigil_hdr *asker)
+/* Remembers, for addr, the names it was resolved from (qname, then CNAME targets), until
+ * the answer's TTL runs out. */
+static __always_inline void remember_names(struct net_work *w, const __u8 addr[16], __u32 ttl, __u32 qlen,
+					   __u32 clen, const struct vigil_hdr *asker)
 {
 	struct ip_key k = {};
 	__builtin_memcpy(k.addr, addr, 16);
 	struct ip_names *v = (struct ip_names *)&w->rec[NET_REC_MAX - sizeof(struct ip_names)];
 	v->ktime = bpf_ktime_get_boot_ns();
+	v->expires = v->ktime + (__u64)ttl * 1000000000ULL + NAMES_TTL_GRACE_NS;
 	bool resolver = bpf_map_lookup_elem(&dns_resolvers, asker->comm) != NULL;
 	v->pid = resolver ? 0 : asker->pid;
 	v->cgroup_id = resolver ? 0 : asker->cgroup_id;
@@ -457,7 +459,7 @@ out:
 		for (int i = 0; i < VIGIL_DNS_MAX_ADDRS; i++) {
 			if (i >= n)
 				break;
-			remember_names(w, e->addrs[i].addr, qlen, clen, &e->hdr);
+			remember_names(w, e->addrs[i].addr, e->addrs[i].ttl, qlen, clen, &e->hdr);
 		}
 	}
 	net_work_put(level);

@@ -172,6 +172,7 @@ int BPF_URETPROBE(uretprobe_getaddrinfo, int ret)
 	}
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	v->ktime = bpf_ktime_get_boot_ns();
+	v->expires = v->ktime + NAMES_NO_TTL_NS;
 	v->pid = tgid;
 	v->cgroup_id = bpf_get_current_cgroup_id();
 	v->len = n;

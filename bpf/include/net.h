@@ -82,8 +82,14 @@ struct ip_names {
 	__u16 len;
 	__u16 pad;
 	__u64 cgroup_id; /* the asker's cgroup (its container or service) */
+	__u64 expires;   /* the answer's TTL ran out (boot ns): then only the asker keeps the names */
 	char names[IP_NAMES_LEN];
 };
+
+/* Slack after an answer's TTL (clients cache a little longer), and the lifetime of names
+ * from getaddrinfo, which returns no TTL. */
+#define NAMES_TTL_GRACE_NS (5ULL * 1000000000ULL)
+#define NAMES_NO_TTL_NS (300ULL * 1000000000ULL)
 
 /*
  * Resolvers (comm -> 1, from the rules' list vigil_dns_resolvers): a caching resolver
@@ -218,7 +224,8 @@ static __always_inline void unmap_v4(__u16 *family, __u8 addr[16])
  * Appends the DNS names of addr to a record at off; returns bytes written. Names another
  * process asked for (not this one, not one in the same cgroup, and not a resolver) are
  * still attached, flagged VIGIL_NET_NAMES_OTHER: addresses are shared (CDNs, NAT), so a
- * name one process resolved says little about another process's connection.
+ * name one process resolved says little about another process's connection. Once the
+ * answer's TTL ran out, they are not attached at all, except for the asker.
  */
 static __always_inline __u16 put_names(__u8 *rec, __u32 off, const __u8 addr[16], __u32 *flags, __u32 pid,
 				       __u64 cgroup_id)
@@ -228,7 +235,12 @@ static __always_inline __u16 put_names(__u8 *rec, __u32 off, const __u8 addr[16]
 	struct ip_names *n = bpf_map_lookup_elem(&ip_names, &k);
 	if (!n || n->len == 0 || off >= NET_REC_MAX - IP_NAMES_LEN)
 		return 0;
-	if (n->pid && n->pid != pid && n->cgroup_id != cgroup_id)
+	bool asker = n->pid && (n->pid == pid || n->cgroup_id == cgroup_id);
+	/* past the answer's TTL the address may serve anyone else by now: only the asker
+	 * (which may cache the answer) still gets the names */
+	if (!asker && bpf_ktime_get_boot_ns() > n->expires)
+		return 0;
+	if (n->pid && !asker)
 		*flags |= VIGIL_NET_NAMES_OTHER;
 	__u32 len = n->len < IP_NAMES_LEN - 1 ? n->len : IP_NAMES_LEN - 1;
 	/* keep the masks: the compiler knows off < NET_REC_MAX here, the verifier does not */

@@ -476,6 +476,31 @@ fn ten_thousand_short_connections_are_counted_and_memory_stays_bounded() {
     );
 }
 
+/// Runs a python snippet in a fresh cgroup of the v2 hierarchy (as another container or
+/// service would be): (pid, output).
+fn python_in_new_cgroup(tag: &str, code: &str) -> (u32, std::process::Output) {
+    let root = std::fs::read_to_string("/proc/mounts")
+        .expect("mounts")
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.get(2) == Some(&"cgroup2")).then(|| f[1].to_string())
+        })
+        .expect("a cgroup v2 mount");
+    let cg = std::path::Path::new(&root).join(format!("vigil-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&cg).expect("mkdir cgroup");
+    let script = format!(
+        "echo $$ > {}/cgroup.procs && exec {} -c \"{code}\"",
+        cg.display(),
+        python()
+    );
+    let b = Command::new("/bin/sh").args(["-c", &script]).spawn().expect("sh");
+    let pid = b.id();
+    let out = b.wait_with_output().expect("wait");
+    let _ = std::fs::remove_dir(&cg);
+    (pid, out)
+}
+
 /// Names are attributed to the process that asked, or its cgroup (issue 15's false
 /// positive): after one process resolved a dynamic-DNS name, a process of another cgroup
 /// connecting to the same address is not "a connection to the dynamic-DNS host"; its
@@ -523,25 +548,10 @@ socket.create_connection(('127.0.0.12', {service_port})).close()
     server.join().expect("dns server");
     // another process, in a cgroup of its own (as another container or service would
     // be), connects to the same address without asking
-    let root = std::fs::read_to_string("/proc/mounts")
-        .expect("mounts")
-        .lines()
-        .find_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            (f.get(2) == Some(&"cgroup2")).then(|| f[1].to_string())
-        })
-        .expect("a cgroup v2 mount");
-    let cg = std::path::Path::new(&root).join(format!("vigil-dns-test-{}", std::process::id()));
-    std::fs::create_dir_all(&cg).expect("mkdir cgroup");
-    let other = format!(
-        "echo $$ > {}/cgroup.procs && exec {} -c \"import socket; socket.create_connection(('127.0.0.12', {service_port})).close()\"",
-        cg.display(),
-        python()
+    let (other_pid, out) = python_in_new_cgroup(
+        "dns-test",
+        &format!("import socket; socket.create_connection(('127.0.0.12', {service_port})).close()"),
     );
-    let b = Command::new("/bin/sh").args(["-c", &other]).spawn().expect("sh");
-    let other_pid = b.id();
-    let out = b.wait_with_output().expect("wait");
-    let _ = std::fs::remove_dir(&cg);
     assert!(out.status.success(), "{out:?}");
     accept.join().expect("accept");
 
@@ -574,5 +584,74 @@ socket.create_connection(('127.0.0.12', {service_port})).close()
         .map(str_of)
         .collect();
     assert!(flags.contains(&"names_from_another_process"), "{c}");
+    agent.stop();
+}
+
+#[test]
+fn names_another_process_asked_for_expire_with_the_answers_ttl() {
+    let dns = UdpSocket::bind("127.0.0.1:0").expect("dns socket");
+    let dns_port = dns.local_addr().expect("addr").port();
+    let service = TcpListener::bind("127.0.0.13:0").expect("service");
+    let service_port = service.local_addr().expect("addr").port();
+    let agent = Agent::start(&["--events", "--dns-port", &dns_port.to_string()]);
+    let server = std::thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        let (_, from) = dns.recv_from(&mut buf).expect("query");
+        let id = u16::from_be_bytes([buf[0], buf[1]]);
+        // a one-second TTL
+        let resp = dns_message(id, 0x8180, "ttl.vigil.test", 1, &[answer_ttl(1, 1, &[127, 0, 0, 13])]);
+        dns.send_to(&resp, from).expect("answer");
+    });
+    let accept = std::thread::spawn(move || {
+        for _ in 0..3 {
+            let _ = service.accept();
+        }
+    });
+    // the asker resolves, connects, and connects again once the TTL (and its grace) ran out
+    let asker = format!(
+        r#"
+import socket, struct, time
+q = struct.pack('>HHHHHH', 0x4444, 0x0100, 1, 0, 0, 0) + b'\x03ttl\x05vigil\x04test\x00' + struct.pack('>HH', 1, 1)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.sendto(q, ('127.0.0.1', {dns_port}))
+u.recv(512)
+socket.create_connection(('127.0.0.13', {service_port})).close()
+time.sleep(7)
+socket.create_connection(('127.0.0.13', {service_port})).close()
+"#
+    );
+    let a = Command::new(python()).args(["-c", &asker]).spawn().expect("python");
+    let asker_pid = a.id();
+    assert!(a.wait_with_output().expect("wait").status.success());
+    server.join().expect("dns server");
+    // another process in a cgroup of its own, after the TTL: the names are not its own
+    let (other_pid, out) = python_in_new_cgroup(
+        "dns-ttl",
+        &format!("import socket; socket.create_connection(('127.0.0.13', {service_port})).close()"),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    accept.join().expect("accepts");
+    let lines = agent.wait_for("the three connects", Duration::from_secs(30), |l| {
+        net(l, "connect")
+            .filter(|v| v["fd"]["rport"] == service_port as u64)
+            .count()
+            >= 3
+    });
+    let connects: Vec<&Value> = net(&lines, "connect")
+        .filter(|v| v["fd"]["rport"] == service_port as u64)
+        .collect();
+    let of = |pid: u32| connects.iter().filter(move |v| v["proc"]["pid"] == pid);
+    for c in of(asker_pid) {
+        assert_eq!(
+            c["fd"]["rip_names"][0], "ttl.vigil.test",
+            "the asker keeps its names: {c}"
+        );
+    }
+    assert_eq!(of(asker_pid).count(), 2);
+    let late = of(other_pid).next().expect("the other process's connect");
+    assert!(
+        late["fd"]["rip_names"].is_null(),
+        "expired names are not another process's: {late}"
+    );
     agent.stop();
 }

@@ -28,12 +28,17 @@ pub fn encode_name(name: &str) -> Vec<u8> {
     out
 }
 
-/// An answer record whose owner is a pointer to offset 12 (the question name).
+/// An answer record whose owner is a pointer to offset 12 (the question name), TTL 300 s.
 pub fn answer(rtype: u16, rdata: &[u8]) -> Vec<u8> {
+    answer_ttl(rtype, 300, rdata)
+}
+
+/// The same with a TTL of `ttl` seconds.
+pub fn answer_ttl(rtype: u16, ttl: u32, rdata: &[u8]) -> Vec<u8> {
     let mut a = vec![0xc0, 0x0c];
     a.extend_from_slice(&rtype.to_be_bytes());
     a.extend_from_slice(&1u16.to_be_bytes());
-    a.extend_from_slice(&300u32.to_be_bytes());
+    a.extend_from_slice(&ttl.to_be_bytes());
     a.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
     a.extend_from_slice(rdata);
     a
