@@ -40,10 +40,10 @@ pub enum RecordingError {
     BadHeader(&'static str),
     #[error("recording was made with record ABI {0}; this build reads {ABI_VERSION}")]
     BadAbi(u16),
-    #[error("record {index} declares {len} bytes, more than the {RECORD_MAX}-byte maximum")]
-    Oversized { index: u64, len: u32 },
-    #[error("recording ends inside record {index} (truncated file)")]
-    Truncated { index: u64 },
+    #[error("record {index} (at byte {offset}) declares {len} bytes, more than the {RECORD_MAX}-byte maximum: the recording is corrupted there")]
+    Oversized { index: u64, offset: u64, len: u32 },
+    #[error("recording ends inside record {index} (at byte {offset}): the file was cut short, as by a crash while recording")]
+    Truncated { index: u64, offset: u64 },
     #[error(transparent)]
     Io(#[from] io::Error),
 }
@@ -91,6 +91,8 @@ pub struct RecordingReader<R: Read> {
     /// The recording host's facts (empty for a version 1 recording).
     pub host: RecordedHost,
     index: u64,
+    /// Bytes consumed so far, header included.
+    offset: u64,
 }
 
 impl<R: Read> RecordingReader<R> {
@@ -116,32 +118,50 @@ impl<R: Read> RecordingReader<R> {
         } else {
             RecordedHost::default()
         };
+        let offset = if version >= 2 {
+            24 + 2 + 8 * host.init_namespaces.len() as u64 + 2 + host.hostname.len() as u64
+        } else {
+            24
+        };
         Ok(Self {
             input,
             boot_to_realtime_ns: i64::from_le_bytes(off),
             agent_pid,
             host,
             index: 0,
+            offset,
         })
+    }
+
+    /// Complete records read so far.
+    pub fn records_read(&self) -> u64 {
+        self.index
+    }
+
+    /// The byte offset where the next record starts (for error messages).
+    pub fn offset(&self) -> u64 {
+        self.offset
     }
 
     /// The next raw record, or None at a clean end of file.
     pub fn next_record(&mut self) -> Result<Option<Vec<u8>>, RecordingError> {
         let mut len = [0u8; 4];
+        let (index, offset) = (self.index, self.offset);
         match read_full(&mut self.input, &mut len)? {
             0 => return Ok(None),
             4 => {}
-            _ => return Err(RecordingError::Truncated { index: self.index }),
+            _ => return Err(RecordingError::Truncated { index, offset }),
         }
         let len = u32::from_le_bytes(len);
         if len as usize > RECORD_MAX {
-            return Err(RecordingError::Oversized { index: self.index, len });
+            return Err(RecordingError::Oversized { index, offset, len });
         }
         let mut buf = vec![0u8; len as usize];
         if read_full(&mut self.input, &mut buf)? != buf.len() {
-            return Err(RecordingError::Truncated { index: self.index });
+            return Err(RecordingError::Truncated { index, offset });
         }
         self.index += 1;
+        self.offset += 4 + u64::from(len);
         Ok(Some(buf))
     }
 }
@@ -216,11 +236,29 @@ mod tests {
         assert_eq!(r.next_record().unwrap().unwrap().len(), 300);
         assert!(r.next_record().unwrap().is_none());
 
+        // the third record starts after the header and the first two (4 + 5, 4 + 0 bytes)
+        let header = buf.len() - (4 + 5) - 4 - (4 + 300);
+        let third = (header + 9 + 4) as u64;
         let cut = &buf[..buf.len() - 10];
         let mut r = RecordingReader::new(cut).unwrap();
         r.next_record().unwrap();
         r.next_record().unwrap();
-        assert!(matches!(r.next_record(), Err(RecordingError::Truncated { index: 2 })));
+        assert_eq!(r.records_read(), 2);
+        assert_eq!(r.offset(), third);
+        assert!(matches!(
+            r.next_record(),
+            Err(RecordingError::Truncated { index: 2, offset }) if offset == third
+        ));
+
+        // a corrupted length: reported with its record and offset
+        let mut bad = buf.clone();
+        bad[third as usize..third as usize + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        let mut r = RecordingReader::new(&bad[..]).unwrap();
+        r.next_record().unwrap();
+        r.next_record().unwrap();
+        let e = r.next_record().unwrap_err();
+        assert!(matches!(e, RecordingError::Oversized { index: 2, offset, len: u32::MAX } if offset == third));
+        assert!(e.to_string().contains(&format!("at byte {third}")), "{e}");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::io::{self, BufReader, BufWriter, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use vigil_event::recording::RecordingReader;
+use vigil_event::recording::{RecordingError, RecordingReader};
 
 use crate::pipeline::{Pipeline, PipelineConfig, PipelineStats};
 use crate::rules::{error_lines, AgentIdentity, RuleSources};
@@ -54,12 +54,33 @@ pub fn replay(path: &Path, mut opts: ReplayOptions<'_>) -> Result<PipelineStats>
         None,
     );
     // The live run's tick records are in the stream: reaping happens where it happened live.
-    while let Some(rec) = reader
-        .next_record()
-        .with_context(|| format!("reading {}", path.display()))?
-    {
-        pipeline.process_record(&rec)?;
-    }
+    // A recording cut short (the agent or host crashed while recording) or with a
+    // corrupted length replays every complete record before the damage; the damage is
+    // reported once the pipeline has finished, so nothing complete is lost.
+    let damage = loop {
+        match reader.next_record() {
+            Ok(Some(rec)) => pipeline.process_record(&rec)?,
+            Ok(None) => break None,
+            Err(e) => break Some(e),
+        }
+    };
     pipeline.finish()?;
+    match damage {
+        None => {}
+        Some(e @ RecordingError::Truncated { .. }) => {
+            eprintln!(
+                "vigil: warning: {}: {e}; the {} complete records before it were replayed",
+                path.display(),
+                reader.records_read()
+            );
+        }
+        Some(e) => {
+            return Err(anyhow::anyhow!(
+                "{}: {e}; the {} records before it were replayed, the rest cannot be framed",
+                path.display(),
+                reader.records_read()
+            ))
+        }
+    }
     Ok(pipeline.stats())
 }

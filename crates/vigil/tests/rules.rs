@@ -158,6 +158,69 @@ fn replay_of_a_recording_gives_the_same_alerts_without_root() {
         replay_summary["decode"]["decoded"],
         summary["userspace"]["decode"]["decoded"]
     );
+
+    // Cut short, as by a crash while recording: every complete record replays, with a
+    // warning and success
+    let total = |s: &Value| -> u64 {
+        s["decode"]["decoded"]
+            .as_object()
+            .map_or(0, |m| m.values().filter_map(Value::as_u64).sum())
+    };
+    let bytes = std::fs::read(&rec).expect("recording");
+    let cut = dir.path().join("cut.vrec");
+    std::fs::write(&cut, &bytes[..bytes.len() - 3]).expect("cut recording");
+    let replay = |file: &std::path::Path| {
+        Command::new(vigil_bin())
+            .args([
+                "replay",
+                file.to_str().unwrap(),
+                "--no-builtin-rules",
+                "-r",
+                &fixture("falco_style.yaml"),
+            ])
+            .args(["-o", "/dev/null"])
+            .output()
+            .expect("replay")
+    };
+    // the framing: header (v2: namespaces, hostname), then (u32 length, bytes) per record
+    let header = 24 + 2 + 8 * u16::from_le_bytes([bytes[24], bytes[25]]) as usize;
+    let name_len = u16::from_le_bytes([bytes[header], bytes[header + 1]]) as usize;
+    let first = header + 2 + name_len;
+    let mut starts = vec![first];
+    while let Some(&at) = starts.last().filter(|&&at| at < bytes.len()) {
+        starts.push(at + 4 + u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize);
+    }
+    let records = starts.len() - 1;
+    let r = replay(&cut);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(r.status.success(), "a truncated recording replays: {err}");
+    assert!(
+        err.contains("warning")
+            && err.contains("cut short")
+            && err.contains(&format!("the {} complete records", records - 1)),
+        "{err}"
+    );
+    let cut_summary: Value = err
+        .lines()
+        .find_map(|l| l.strip_prefix("summary: "))
+        .map(|s| serde_json::from_str(s).expect("summary"))
+        .expect("summary of the truncated replay");
+    assert!(total(&cut_summary) + 1 >= total(&replay_summary) && total(&cut_summary) > 0);
+
+    // A corrupted length: the records before it replay, the damage is reported with its
+    // record index and byte offset, and the exit status says it
+    let mut bad = bytes.clone();
+    let second = starts[1];
+    bad[second..second + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+    let corrupt = dir.path().join("corrupt.vrec");
+    std::fs::write(&corrupt, &bad).expect("corrupt recording");
+    let r = replay(&corrupt);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(!r.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("record 1 (at byte {second})")) && err.contains("corrupted"),
+        "{err}"
+    );
 }
 
 #[test]
