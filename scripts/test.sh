@@ -3,6 +3,8 @@
 # `clippy -D warnings`, unit tests and the root tests that load real eBPF programs. Those
 # fail (never skip) when eBPF is unavailable.
 set -euo pipefail
+# files the tests write must not be group-writable: `vigil run` refuses such rule files
+umask 022
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 if [[ $(id -u) -ne 0 ]]; then

@@ -254,6 +254,7 @@ pub fn run(events: usize, falco_dir: Option<&str>) -> Result<()> {
             builtin: true,
             agent: Default::default(),
             paths: vec![],
+            trusted_only: false,
         })?,
         &records,
     )?];
@@ -274,6 +275,7 @@ pub fn run(events: usize, falco_dir: Option<&str>) -> Result<()> {
                     builtin: false,
                     paths,
                     agent: Default::default(),
+                    trusted_only: false,
                 })?,
                 &records,
             )?);

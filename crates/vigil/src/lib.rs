@@ -42,7 +42,7 @@ pub use pipeline::{AlertFormat, Pipeline, PipelineConfig, PipelineStats};
 pub use render::{event_json, EventJson};
 pub use replay::{replay, ReplayOptions};
 pub use rule_event::RuleEvent;
-pub use rules::{AgentIdentity, RuleSources};
+pub use rules::{untrusted_reason, AgentIdentity, RuleSources};
 
 #[cfg(test)]
 mod tests {

@@ -135,6 +135,15 @@ fn expand_run_config(args: Vec<std::ffi::OsString>) -> Result<Vec<std::ffi::OsSt
     let flags = run_flags();
     let mut out: Vec<std::ffi::OsString> = args[..=run_at].to_vec();
     if let Some(path) = &config {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            if let Some(why) = vigil::untrusted_reason(path) {
+                bail!(
+                    "{}:0:0: refused: {why}, so a user other than root could change how the agent runs (chown root and chmod go-w it)",
+                    path.display()
+                );
+            }
+        }
         out.extend(config_file::flags_of_file(path, &flags)?.into_iter().map(Into::into));
     }
     out.extend(config_file::flags_of_env(&flags, &["log"]).into_iter().map(Into::into));
@@ -464,6 +473,7 @@ fn rule_setup(a: &RuleArgs) -> Result<(RuleSources, vigil_rules::EngineConfig)> 
             builtin,
             paths,
             agent: Default::default(),
+            trusted_only: false,
         },
         engine,
     ))
@@ -507,6 +517,8 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
         Command::Run(a) => {
             let (mut rules, engine) = rule_setup(&a.rules)?;
             rules.agent = vigil::AgentIdentity::of_this_process(&rules);
+            // SAFETY: geteuid has no preconditions.
+            rules.trusted_only = unsafe { libc::geteuid() } == 0;
             let outputs = output_specs(&a)?;
             let format = match a.format {
                 Some(FormatArg::Json) => vigil::AlertFormat::Json,
@@ -608,6 +620,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
             }
             Ok(cli::rules_check(RuleSources {
                 agent: Default::default(),
+                trusted_only: false,
                 builtin: !no_builtin_rules,
                 paths: files,
             }))

@@ -107,6 +107,26 @@ pub struct RuleSources {
     pub paths: Vec<PathBuf>,
     /// Who the agent is, for the tamper rules (empty lists when unset).
     pub agent: AgentIdentity,
+    /// Refuse rule files and directories a user other than root could change (`vigil
+    /// run` as root sets it: such a user could otherwise decide what the agent detects).
+    pub trusted_only: bool,
+}
+
+/// Why a user other than root could change `path` (owned by another user, or writable by
+/// its group or by others), or None when only root can.
+pub fn untrusted_reason(path: &std::path::Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    if meta.uid() != 0 {
+        Some(format!("it is owned by uid {}", meta.uid()))
+    } else if meta.mode() & 0o022 != 0 {
+        Some(format!(
+            "it is writable by its group or by others (mode {:o})",
+            meta.mode() & 0o7777
+        ))
+    } else {
+        None
+    }
 }
 
 impl RuleSources {
@@ -133,6 +153,18 @@ impl RuleSources {
                 out.extend(entries);
             } else {
                 out.push(p.clone());
+            }
+            if self.trusted_only {
+                for f in std::iter::once(p).chain(out.iter().filter(|f| f.starts_with(p))) {
+                    if let Some(why) = untrusted_reason(f) {
+                        return Err(err(
+                            f,
+                            format!(
+                                "refused: {why}, so a user other than root could change what the agent detects (chown root and chmod go-w it)"
+                            ),
+                        ));
+                    }
+                }
             }
             if out.len() > vigil_rules::source::MAX_FILES {
                 return Err(err(
@@ -305,6 +337,7 @@ mod tests {
     #[test]
     fn builtin_rules_load() {
         let set = RuleSources {
+            trusted_only: false,
             builtin: true,
             ..Default::default()
         }

@@ -377,3 +377,50 @@ fn rules_check_reports_errors_with_positions_and_loads_falco_files() {
         "the load report lists unavailable fields: {text}"
     );
 }
+
+/// `vigil run` as root refuses rule and config files a user other than root could change:
+/// such a user could otherwise decide what the agent detects (issue 16).
+#[test]
+fn rule_and_config_files_other_users_could_change_are_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("untrusted");
+    let file = dir.path().join("local.yaml");
+    std::fs::write(
+        &file,
+        "- rule: r\n  desc: d\n  condition: evt.type = execve and proc.name = vigil-never\n  output: o\n  priority: INFO\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(vigil_bin())
+            .arg("run")
+            .args(args)
+            .output()
+            .expect("vigil run");
+        assert!(!out.status.success(), "vigil run {args:?} should refuse");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let path = file.to_str().unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o664)).unwrap();
+    let err = run(&["--no-builtin-rules", "-r", path]);
+    assert!(
+        err.contains(&format!("{path}:0:0: refused")) && err.contains("mode 664") && err.contains("chmod go-w"),
+        "{err}"
+    );
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::os::unix::fs::chown(&file, Some(65534), Some(65534)).unwrap();
+    let err = run(&["--no-builtin-rules", "-r", path]);
+    assert!(err.contains("owned by uid 65534"), "{err}");
+    // a directory of rules others may write into is refused too
+    std::os::unix::fs::chown(&file, Some(0), Some(0)).unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let err = run(&["--no-builtin-rules", "-r", dir.path().to_str().unwrap()]);
+    assert!(err.contains("refused") && err.contains("mode 777"), "{err}");
+    // and a config file
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = dir.path().join("vigil.yaml");
+    std::fs::write(&config, "events: false\n").unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let err = run(&["--config", config.to_str().unwrap()]);
+    assert!(err.contains("refused") && err.contains("how the agent runs"), "{err}");
+    // (files only root can change load as before: every other test's rule files do)
+}
