@@ -434,11 +434,19 @@ int BPF_PROG(exit_listen, struct pt_regs *regs, long ret)
 /*
  * A connect's outcome, from the syscall or an io_uring: the record (with a policy's
  * verdict), deduplicated per program and peer, and the port-scan detector's count.
- * q has the socket's facts; family/port/addr are the address asked for.
+ * q has the socket's facts; family/port/addr are the address asked for (an IP one
+ * becomes the record's remote end, with its DNS names).
  */
 static __noinline int connect_report(struct net_req *q, __u16 family, __u16 port, __u8 addr[16])
 {
 	long ret = q->ret;
+	if (family == AF_INET_VAL || family == AF_INET6_VAL) {
+		q->s.rport = port;
+		__builtin_memcpy(q->s.raddr, addr, 16);
+		if (!q->s.family)
+			q->s.family = family;
+		q->names = true;
+	}
 	/* the same program connecting to the same peer with the same outcome: once per window */
 	struct net_dedup_key dk = {
 		.tgid = bpf_get_current_pid_tgid() >> 32,
@@ -494,12 +502,6 @@ int BPF_PROG(exit_connect, struct pt_regs *regs, long ret)
 		q.s.family = AF_UNIX_VAL;
 		q.unix_sa = sa;
 		q.unix_len = SC_ARG2(regs);
-	} else if (family == AF_INET_VAL || family == AF_INET6_VAL) {
-		q.s.rport = port;
-		__builtin_memcpy(q.s.raddr, addr, 16);
-		if (!q.s.family)
-			q.s.family = family;
-		q.names = true;
 	}
 	return connect_report(&q, family, port, addr);
 }
@@ -529,13 +531,6 @@ int BPF_PROG(uring_connect, struct io_ring_ctx *ring, void *req_ptr, struct io_u
 	__u16 port = 0;
 	__u8 addr[16] = {};
 	__u16 family = io ? read_sockaddr_from(&io->addr, false, &port, addr) : 0;
-	if (family == AF_INET_VAL || family == AF_INET6_VAL) {
-		q.s.rport = port;
-		__builtin_memcpy(q.s.raddr, addr, 16);
-		if (!q.s.family)
-			q.s.family = family;
-		q.names = true;
-	}
 	return connect_report(&q, family, port, addr);
 }
 

@@ -119,6 +119,17 @@ fn timestomping_a_dropped_file_is_a_warning_and_touching_names_with_dashes_is_no
     agent.stop();
 }
 
+/// A loopback TCP listener that accepts one connection and holds it a few seconds: its port.
+fn loopback_listener() -> u16 {
+    let server = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+    let port = server.local_addr().expect("port").port();
+    std::thread::spawn(move || {
+        let _held = server.accept();
+        std::thread::sleep(Duration::from_secs(5));
+    });
+    port
+}
+
 fn has_flag(flags: &serde_json::Value, name: &str) -> bool {
     flags.as_array().is_some_and(|a| a.iter().any(|f| f == name))
 }
@@ -208,12 +219,7 @@ fn opens_and_connects_through_io_uring_are_seen_as_the_syscalls_they_stand_for()
         .output()
         .expect("cc");
     assert!(cc.status.success(), "cc: {}", String::from_utf8_lossy(&cc.stderr));
-    let server = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
-    let port = server.local_addr().expect("port").port();
-    std::thread::spawn(move || {
-        let _held = server.accept();
-        std::thread::sleep(Duration::from_secs(5));
-    });
+    let port = loopback_listener();
     let agent = Agent::start(&["--events"]);
 
     let exe = uring.to_string_lossy().into_owned();
@@ -355,12 +361,7 @@ os.waitpid(pid, 0)
 #[test]
 fn a_network_redirection_typed_at_bash_is_critical_and_other_lines_are_not() {
     let runner = Runner::start("missed-readline");
-    let server = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
-    let port = server.local_addr().expect("port").port();
-    std::thread::spawn(move || {
-        let _held = server.accept();
-        std::thread::sleep(Duration::from_secs(5));
-    });
+    let port = loopback_listener();
     let agent = Agent::start(&["--events"]);
     let near = "ls /dev/tcp-vigil-notes 2>/dev/null; echo vigil-readline-near";
     let exfil = format!("echo vigil-exfil > /dev/tcp/127.0.0.1/{port}");
@@ -427,12 +428,7 @@ fn pam_failures_are_reported_with_user_and_service_and_five_in_a_row_are_a_warni
 #[test]
 fn names_from_getaddrinfo_reach_connects_without_a_dns_packet() {
     let runner = Runner::start("missed-gai");
-    let server = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
-    let port = server.local_addr().expect("port").port();
-    std::thread::spawn(move || {
-        let _held = server.accept();
-        std::thread::sleep(Duration::from_secs(5));
-    });
+    let port = loopback_listener();
     let agent = Agent::start(&["--events"]);
     // "localhost" comes from /etc/hosts: no DNS packet for the kernel's parser to read
     let code = "import socket, sys\nfamily, kind, proto, _, addr = socket.getaddrinfo('localhost', int(sys.argv[1]), socket.AF_INET, socket.SOCK_STREAM)[0]\ns = socket.socket(family, kind, proto)\ns.connect(addr)\nprint(addr)\n";
