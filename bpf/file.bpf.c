@@ -194,7 +194,8 @@ static __noinline int file_emit(struct file_req *q)
 			e->ino = inode->i_ino;
 			e->i_mode = inode->i_mode;
 			vflags |= VIGIL_FILE_FROM_INODE | VIGIL_FILE_INODE_VALID;
-			if (f->f_mode & FMODE_CREATED_VAL)
+			/* the open's own file only: fchmod or ftruncate of that fd later is no creation */
+			if (q->op == VIGIL_FILE_OPEN && (f->f_mode & FMODE_CREATED_VAL))
 				vflags |= VIGIL_FILE_CREATED;
 			if (q->op == VIGIL_FILE_OPEN && file_op_path_filtered(q->op)) {
 				/* read before the walk: a rename during it leaves a stale entry */

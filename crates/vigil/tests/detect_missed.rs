@@ -134,10 +134,10 @@ fn has_flag(flags: &serde_json::Value, name: &str) -> bool {
     flags.as_array().is_some_and(|a| a.iter().any(|f| f == name))
 }
 
-/// Paths a test made below /etc, removed however the test ends.
-struct EtcEntries(Vec<std::path::PathBuf>);
+/// Paths a test made (below /etc, /var/log), removed however the test ends.
+struct MadeEntries(Vec<std::path::PathBuf>);
 
-impl Drop for EtcEntries {
+impl Drop for MadeEntries {
     fn drop(&mut self) {
         for p in &self.0 {
             let _ = std::fs::remove_dir_all(p).or_else(|_| std::fs::remove_file(p));
@@ -152,7 +152,7 @@ fn new_entries_directly_below_etc_are_a_warning_and_edits_and_subdirectories_are
     let hidden = format!("/etc/.vigil-hidden-{tag}");
     let existing = format!("/etc/vigil-existing-{tag}.conf");
     let sub = format!("/etc/vigil-sub-{tag}");
-    let _cleanup = EtcEntries(
+    let _cleanup = MadeEntries(
         [&script, &hidden, &existing, &sub]
             .iter()
             .map(std::path::PathBuf::from)
@@ -477,5 +477,22 @@ fn a_replaced_bash_is_probed_again() {
         "T1059.004",
         &[line],
     );
+    agent.stop();
+}
+
+/// Regression: only an open is a creation. A log file made and then emptied through the
+/// same fd (`ftruncate`) is judged as a truncate, not by the created-open filter bit.
+#[test]
+fn a_log_created_then_truncated_through_its_fd_is_still_a_truncation() {
+    let runner = Runner::start("missed-ftrunc");
+    let log = format!("/var/log/vigil-test-{}.log", std::process::id());
+    let _cleanup = MadeEntries(vec![std::path::PathBuf::from(&log)]);
+    let agent = Agent::start(&[]);
+    runner.python(
+        "import os, sys\nfd = os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o640)\nos.write(fd, b'auth failure\\n')\nos.ftruncate(fd, 0)\nos.close(fd)\n",
+        &[&log],
+    );
+    let (a, _) = expect_alert(&agent, "Log file truncated", "ERROR", "T1070.002", &[&log, "ftruncate"]);
+    assert!(str_of(&a["proc"]["name"]).starts_with("python"), "{a}");
     agent.stop();
 }
