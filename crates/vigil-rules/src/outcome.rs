@@ -40,7 +40,7 @@ impl Tri {
 }
 
 /// What is known of the call the kernel is about to judge.
-struct Failed<'a> {
+struct Known<'a> {
     evt_type: &'a str,
     /// It failed; otherwise it is a successful open that did not create its file.
     failed: bool,
@@ -53,7 +53,7 @@ struct Failed<'a> {
 pub(crate) fn may_match_failed(c: &Condition, evt_type: &str, returns_fd: bool) -> bool {
     eval(
         c,
-        &Failed {
+        &Known {
             evt_type,
             failed: true,
             returns_fd,
@@ -68,7 +68,7 @@ pub(crate) fn may_match_failed(c: &Condition, evt_type: &str, returns_fd: bool) 
 pub(crate) fn may_match_open_not_created(c: &Condition, evt_type: &str) -> bool {
     eval(
         c,
-        &Failed {
+        &Known {
             evt_type,
             failed: false,
             returns_fd: true,
@@ -76,7 +76,7 @@ pub(crate) fn may_match_open_not_created(c: &Condition, evt_type: &str) -> bool 
     ) != Tri::False
 }
 
-fn eval(c: &Condition, k: &Failed<'_>) -> Tri {
+fn eval(c: &Condition, k: &Known<'_>) -> Tri {
     match c {
         Condition::Bool(b) => Tri::of(*b),
         Condition::And(v) => v.iter().fold(Tri::True, |acc, x| match (acc, eval(x, k)) {
@@ -94,7 +94,7 @@ fn eval(c: &Condition, k: &Failed<'_>) -> Tri {
     }
 }
 
-fn check(ch: &Check, k: &Failed<'_>) -> Tri {
+fn check(ch: &Check, k: &Known<'_>) -> Tri {
     // A check on a field the host does not fill is always false (as the engine has it).
     if !ch.available {
         return Tri::False;

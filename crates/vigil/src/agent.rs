@@ -136,11 +136,11 @@ fn cgroup_snapshot() -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// The longest wait for records when none came in the last polls: an idle agent wakes
-/// about 30 times a second rather than every `--poll-ms`.
 /// How often the agent looks for probed binaries replaced on disk (uprobes).
 const UPROBE_CHECK_EVERY: Duration = Duration::from_secs(5);
 
+/// The longest wait for records when none came in the last polls: an idle agent wakes
+/// about 30 times a second rather than every `--poll-ms`.
 const IDLE_POLL: Duration = Duration::from_millis(32);
 
 fn open_output(path: &Option<PathBuf>) -> Result<Box<dyn Write>> {
