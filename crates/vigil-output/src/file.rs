@@ -70,9 +70,11 @@ impl Sink for FileSink {
         if self.cfg.max_bytes > 0 && self.size > 0 && self.size + buf.len() as u64 > self.cfg.max_bytes {
             self.rotate()?;
         }
-        self.file
-            .write_all(&buf)
-            .map_err(|e| format!("{}: {e}", self.cfg.path.display()))?;
+        if let Err(e) = self.file.write_all(&buf) {
+            // a full disk took part of the batch: cut it off, so the retry leaves no torn line
+            let _ = self.file.set_len(self.size);
+            return Err(format!("{}: {e}", self.cfg.path.display()));
+        }
         self.size += buf.len() as u64;
         Ok(())
     }

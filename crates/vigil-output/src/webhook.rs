@@ -46,7 +46,10 @@ fn fnv(s: &str) -> u64 {
 
 impl WebhookSink {
     pub fn open(cfg: WebhookConfig) -> Result<WebhookSink, String> {
-        std::fs::create_dir_all(&cfg.spool_dir).map_err(|e| format!("{}: {e}", cfg.spool_dir.display()))?;
+        // the spool holds alerts (command lines, paths of every user): root's alone
+        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+            .create(&cfg.spool_dir)
+            .map_err(|e| format!("{}: {e}", cfg.spool_dir.display()))?;
         let base = cfg.spool_dir.join(format!("webhook-{:016x}", fnv(&cfg.url)));
         let spool = base.with_extension("jsonl");
         let offset_file = base.with_extension("offset");

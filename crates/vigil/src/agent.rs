@@ -1,6 +1,5 @@
 //! `vigil run`: the live agent loop.
 
-use std::fs::OpenOptions;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,6 +31,8 @@ pub struct RunOptions {
     pub stats_interval: Duration,
     /// Longest wait for records; bounds the delivery latency of a record whose CPU did not wake us.
     pub poll_interval: Duration,
+    /// Keep every capability after attaching (no least-privilege drop).
+    pub keep_capabilities: bool,
     pub duration: Option<Duration>,
     pub sensor: SensorConfig,
     pub tree: vigil_proctree::TreeConfig,
@@ -143,14 +144,47 @@ const UPROBE_CHECK_EVERY: Duration = Duration::from_secs(5);
 /// about 30 times a second rather than every `--poll-ms`.
 const IDLE_POLL: Duration = Duration::from_millis(32);
 
+/// The rule name of the alert raised when the kernel lost events (filter on it in a SIEM).
+pub const LOSS_RULE: &str = "Vigil events lost";
+
+/// Ring-buffer losses already reported in the stream, per hook: each tick reports only
+/// what is new, so one burst gives one notice and one alert per second, not one per event.
+#[derive(Default)]
+struct LossReported {
+    total: u64,
+    by_hook: std::collections::HashMap<&'static str, u64>,
+}
+
+impl LossReported {
+    /// The notice for losses new since the last call, if any.
+    fn news(&mut self, kernel: &KernelStats) -> Option<serde_json::Map<String, serde_json::Value>> {
+        let total = kernel.lost();
+        if total <= self.total {
+            return None;
+        }
+        let mut per_hook = serde_json::Map::new();
+        for (name, c) in &kernel.hooks {
+            let before = self.by_hook.insert(name, c.lost).unwrap_or(0);
+            if c.lost > before {
+                per_hook.insert(name.to_string(), (c.lost - before).into());
+            }
+        }
+        let new = total - self.total;
+        self.total = total;
+        let mut notice = serde_json::Map::new();
+        notice.insert("notice".into(), "events_lost".into());
+        notice.insert("lost_new".into(), new.into());
+        notice.insert("lost_total".into(), total.into());
+        notice.insert("lost_new_by_hook".into(), per_hook.into());
+        notice.insert("lost_per_cpu".into(), kernel.lost_per_cpu.clone().into());
+        Some(notice)
+    }
+}
+
 fn open_output(path: &Option<PathBuf>) -> Result<Box<dyn Write>> {
     Ok(match path {
         Some(p) => Box::new(BufWriter::new(
-            OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)
-                .with_context(|| format!("opening {}", p.display()))?,
+            crate::privileges::private_file(p, true).with_context(|| format!("opening {}", p.display()))?,
         )),
         None => Box::new(BufWriter::new(io::stdout())),
     })
@@ -174,7 +208,8 @@ pub fn run(opts: RunOptions) -> Result<()> {
     let recorder = match &opts.record {
         Some(p) => {
             let f: Box<dyn Write> = Box::new(BufWriter::new(
-                std::fs::File::create(p).with_context(|| format!("creating recording {}", p.display()))?,
+                crate::privileges::private_file(p, false)
+                    .with_context(|| format!("creating recording {}", p.display()))?,
             ));
             let host = crate::host::HostFacts::default().to_recorded();
             Some(RecordingWriter::new(f, offset, std::process::id(), &host).context("writing recording header")?)
@@ -231,6 +266,18 @@ pub fn run(opts: RunOptions) -> Result<()> {
     } else if !opts.xdp_deny.is_empty() {
         anyhow::bail!("--xdp-deny needs an interface to guard (--xdp IFACE), and XDP attached to it");
     }
+    // Everything that needs CAP_SYS_ADMIN or CAP_NET_ADMIN is done; before the first
+    // thread starts (capabilities are per thread), keep only what the running agent needs.
+    if opts.keep_capabilities {
+        eprintln!("vigil: keeping every capability (--keep-capabilities)");
+    } else {
+        let kept = crate::privileges::drop_unneeded().context("least privilege")?;
+        eprintln!(
+            "vigil: capabilities after attach: {} ({} dropped, no_new_privs set)",
+            kept.names(),
+            kept.dropped
+        );
+    }
     // Outputs: a destination that is down now is retried, never fatal.
     let outputs = Arc::new(
         vigil_output::Outputs::start(&opts.outputs, opts.output_queue).map_err(|e| anyhow::anyhow!("output: {e}"))?,
@@ -278,6 +325,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
     // systemd (Type=notify): every required hook is attached
     crate::notify::send(&format!("READY=1\nSTATUS={}", ready_hooks(&sensor.report)));
     let mut output_drops_reported: Vec<u64> = vec![0; opts.outputs.len()];
+    let mut loss_reported = LossReported::default();
 
     let mut batch = Batch::default();
     let mut timeout = opts.poll_interval;
@@ -351,8 +399,15 @@ pub fn run(opts: RunOptions) -> Result<()> {
                     output_drops_reported[i] = o.dropped;
                 }
             }
+            let kernel = sensor.kernel_stats()?;
+            if let Some(notice) = loss_reported.news(&kernel) {
+                let output = format!(
+                    "Vigil lost {} events in the kernel (ring buffer full) in the last second, {} in all",
+                    notice["lost_new"], notice["lost_total"]
+                );
+                pipeline.write_internal_alert(LOSS_RULE, "CRITICAL", output, notice)?;
+            }
             if let Some(m) = &metrics {
-                let kernel = sensor.kernel_stats()?;
                 m.publish(crate::metrics_page::render(
                     &sensor,
                     &kernel,
@@ -373,7 +428,6 @@ pub fn run(opts: RunOptions) -> Result<()> {
             }
             last_tick = Instant::now();
             if let Some(path) = &opts.stats_file {
-                let kernel = sensor.kernel_stats()?;
                 let user = pipeline.stats();
                 let s = summary(
                     &sensor,
@@ -488,10 +542,10 @@ fn summary<'a>(
 /// Replaced whole (write, then rename) so a reader never sees half a file.
 fn write_stats_file(path: &Path, s: &Summary) -> Result<()> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        crate::privileges::private_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, serde_json::to_vec(s)?)?;
+    crate::privileges::private_file(&tmp, false)?.write_all(&serde_json::to_vec(s)?)?;
     std::fs::rename(&tmp, path)?;
     Ok(())
 }
@@ -580,4 +634,48 @@ pub fn stats_line(k: &KernelStats, u: &PipelineStats, up: Duration) -> String {
         u.tree_size,
         u.tree.unknown_pid,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigil_sensor::HookCounts;
+
+    fn stats(lost: &[(&'static str, u64)]) -> KernelStats {
+        KernelStats {
+            hooks: lost
+                .iter()
+                .map(|&(n, lost)| {
+                    (
+                        n,
+                        HookCounts {
+                            lost,
+                            ..HookCounts::default()
+                        },
+                    )
+                })
+                .collect(),
+            lost_per_cpu: vec![lost.iter().map(|(_, n)| n).sum()],
+            ..KernelStats::default()
+        }
+    }
+
+    #[test]
+    fn losses_are_reported_once_with_what_is_new_per_hook() {
+        let mut r = LossReported::default();
+        assert!(r.news(&stats(&[("exec", 0), ("openat", 0)])).is_none());
+        let n = r.news(&stats(&[("exec", 2), ("openat", 5)])).expect("new losses");
+        assert_eq!((n["lost_new"].as_u64(), n["lost_total"].as_u64()), (Some(7), Some(7)));
+        assert_eq!(n["lost_new_by_hook"]["openat"], 5);
+        assert!(
+            r.news(&stats(&[("exec", 2), ("openat", 5)])).is_none(),
+            "nothing new, nothing said"
+        );
+        let n = r.news(&stats(&[("exec", 2), ("openat", 9)])).expect("more losses");
+        assert_eq!((n["lost_new"].as_u64(), n["lost_total"].as_u64()), (Some(4), Some(11)));
+        assert!(
+            n["lost_new_by_hook"].get("exec").is_none(),
+            "only hooks that lost more are named"
+        );
+    }
 }

@@ -296,6 +296,10 @@ struct RunArgs {
     /// Only report SYN scans; never drop the scanner's packets.
     #[arg(long)]
     xdp_scan_alert_only: bool,
+    /// Keep every capability after the programs are attached (by default the agent keeps
+    /// only CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH: docs/privileges.md).
+    #[arg(long)]
+    keep_capabilities: bool,
     /// How alerts are written to stdout or --output: `text` (one line per alert, the
     /// default on a terminal), `json` (Vigil's JSON, the default otherwise) or `falco`
     /// (Falco's alert JSON, for falcosidekick and SIEM parsers).
@@ -537,6 +541,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
                 record: a.record,
                 stats_interval: Duration::from_secs(a.stats_interval),
                 poll_interval: Duration::from_millis(a.poll_ms.max(1)),
+                keep_capabilities: a.keep_capabilities,
                 duration: a.duration.map(Duration::from_secs_f64),
                 sensor: SensorConfig {
                     ringbuf_proc_bytes: a.proc_ringbuf_mb.saturating_mul(1 << 20),

@@ -17,6 +17,7 @@ use vigil_rules::{Engine, EngineConfig, Match, RuleSet, RuleStats};
 use crate::alert_record;
 use crate::enforcement::{self, PolicySlot};
 use crate::host::HostFacts;
+use crate::main_stream::{MainOutputStats, MainStream};
 use crate::render::{self, ActionJson, AlertJson};
 use crate::rule_event::RuleEvent;
 
@@ -89,8 +90,11 @@ pub struct Pipeline {
     host: HostFacts,
     matches: Vec<Match>,
     events_seen: u64,
-    out: Box<dyn Write>,
+    out: MainStream,
     recorder: Option<RecordingWriter<Box<dyn Write>>>,
+    /// Records written to the recording, and why it stopped if it did.
+    recorded: u64,
+    recording_error: Option<String>,
     written: BTreeMap<&'static str, u64>,
     last_ktime: u64,
     line: Vec<u8>,
@@ -126,10 +130,22 @@ pub struct PipelineStats {
     /// Alerts held back by rate limits (each is counted, and the next alert of the
     /// same rule and scope says how many it stands for).
     pub alerts_suppressed: u64,
+    /// Lines the main output (stdout or --output) could not take.
+    pub main_output: MainOutputStats,
+    /// Records written to `--record`'s file; the error that ended the recording early.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recording: Option<RecordingStats>,
     /// Container runtime lookups: found, unknown, failed by socket.
     pub containers: vigil_container::ContainerStats,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<RuleStats>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordingStats {
+    pub records: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped_by: Option<String>,
 }
 
 impl Pipeline {
@@ -150,8 +166,10 @@ impl Pipeline {
             host,
             matches: Vec::new(),
             events_seen: 0,
-            out,
+            out: MainStream::new(out),
             recorder,
+            recorded: 0,
+            recording_error: None,
             written: BTreeMap::new(),
             last_ktime: 0,
             line: Vec::with_capacity(4096),
@@ -165,7 +183,10 @@ impl Pipeline {
     /// Takes one raw record through the whole pipeline.
     pub fn process_record(&mut self, rec: &[u8]) -> io::Result<()> {
         if let Some(r) = &mut self.recorder {
-            r.write(rec)?;
+            match r.write(rec) {
+                Ok(()) => self.recorded += 1,
+                Err(e) => self.recording_failed(e),
+            }
         }
         let ev = match self.decoder.decode(rec) {
             Ok(ev) => ev,
@@ -349,7 +370,7 @@ impl Pipeline {
             }
         }
         self.line.push(b'\n');
-        self.out.write_all(&self.line)?;
+        self.out.write_line(&self.line);
         *self
             .written
             .entry(if is_alert { "alerts" } else { "events" })
@@ -388,9 +409,24 @@ impl Pipeline {
     pub fn flush(&mut self) -> io::Result<()> {
         self.release_held(false)?;
         if let Some(r) = &mut self.recorder {
-            r.flush()?;
+            if let Err(e) = r.flush() {
+                self.recording_failed(e);
+            }
         }
-        self.out.flush()
+        self.out.flush();
+        Ok(())
+    }
+
+    /// A recording that cannot be written (a full disk) ends there, while detection goes
+    /// on: what it holds up to the failure replays (a cut-short recording replays every
+    /// complete record), and the statistics say where it stopped and why.
+    fn recording_failed(&mut self, e: io::Error) {
+        eprintln!(
+            "vigil: warning: recording stopped after {} records: {e}; the agent goes on without it",
+            self.recorded
+        );
+        self.recorder = None;
+        self.recording_error = Some(e.to_string());
     }
 
     /// Periodic housekeeping at kernel time `now_ktime`: goes through the pipeline as a
@@ -414,8 +450,48 @@ impl Pipeline {
     pub fn write_notice(&mut self, notice: &serde_json::Value) -> io::Result<()> {
         let mut line = serde_json::to_vec(notice).map_err(io::Error::other)?;
         line.push(b'\n');
-        self.out.write_all(&line)?;
-        self.out.flush()
+        self.out.write_line(&line);
+        self.out.flush();
+        Ok(())
+    }
+
+    /// A fact about the agent itself that every output must see (events lost in the
+    /// kernel), as Falco raises its "syscall event drop" alert: one line in the main stream,
+    /// the notice's fields plus an `alert` object like a rule's, and that alert on every
+    /// output.
+    pub fn write_internal_alert(
+        &mut self,
+        rule: &str,
+        priority: &str,
+        output: String,
+        notice: serde_json::Map<String, serde_json::Value>,
+    ) -> io::Result<()> {
+        let tags = vec!["vigil".to_string(), "loss".to_string()];
+        let fields = notice.iter().map(|(k, v)| (format!("vigil.{k}"), v.clone())).collect();
+        let mut line = notice;
+        line.insert(
+            "alert".into(),
+            serde_json::json!({ "rule": rule, "priority": priority, "output": output, "tags": tags }),
+        );
+        let native = serde_json::Value::Object(line).to_string();
+        if let Some(outputs) = &self.cfg.outputs {
+            let time_ns = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as i64);
+            outputs.send(&Arc::new(vigil_output::AlertRecord {
+                time_ns,
+                rule: rule.to_string(),
+                priority: priority.to_string(),
+                output,
+                tags,
+                hostname: self.host.hostname.clone(),
+                output_fields: fields,
+                native: native.clone(),
+            }));
+        }
+        self.out.write_line(format!("{native}\n").as_bytes());
+        self.out.flush();
+        Ok(())
     }
 
     /// The rules in force.
@@ -447,6 +523,11 @@ impl Pipeline {
             tree_size: self.tree.len(),
             written: self.written.clone(),
             alerts_suppressed: self.engine.as_ref().map_or(0, |e| e.suppressed_total()),
+            main_output: self.out.stats(),
+            recording: (self.recorded > 0 || self.recording_error.is_some()).then(|| RecordingStats {
+                records: self.recorded,
+                stopped_by: self.recording_error.clone(),
+            }),
             containers: self.host.containers.stats(),
             rules: self
                 .engine

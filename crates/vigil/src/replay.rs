@@ -33,7 +33,7 @@ pub fn replay(path: &Path, mut opts: ReplayOptions<'_>) -> Result<PipelineStats>
         .map_err(|e| anyhow::anyhow!("rules did not load:\n{}", error_lines(&e).join("\n")))?;
     let out: Box<dyn Write> = match opts.output {
         Some(p) => Box::new(BufWriter::new(
-            File::create(p).with_context(|| format!("creating {}", p.display()))?,
+            crate::privileges::private_file(p, false).with_context(|| format!("creating {}", p.display()))?,
         )),
         None => Box::new(BufWriter::new(io::stdout())),
     };
@@ -65,6 +65,14 @@ pub fn replay(path: &Path, mut opts: ReplayOptions<'_>) -> Result<PipelineStats>
         }
     };
     pipeline.finish()?;
+    let main = pipeline.stats().main_output;
+    if main.dropped > 0 {
+        anyhow::bail!(
+            "{} lines could not be written to the output: {}",
+            main.dropped,
+            main.last_error.unwrap_or_default()
+        );
+    }
     match damage {
         None => {}
         Some(e @ RecordingError::Truncated { .. }) => {
