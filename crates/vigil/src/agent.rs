@@ -271,7 +271,13 @@ pub fn run(opts: RunOptions) -> Result<()> {
     if opts.keep_capabilities {
         eprintln!("vigil: keeping every capability (--keep-capabilities)");
     } else {
-        let kept = crate::privileges::drop_unneeded().context("least privilege")?;
+        // a uprobe the refresh may attach later needs CAP_SYS_ADMIN (privileges.rs)
+        let uprobes = sensor
+            .report
+            .hooks
+            .iter()
+            .any(|h| h.group == "uprobes" && h.status != vigil_sensor::HookStatus::Disabled);
+        let kept = crate::privileges::drop_unneeded(uprobes).context("least privilege")?;
         eprintln!(
             "vigil: capabilities after attach: {} ({} dropped, no_new_privs set)",
             kept.names(),

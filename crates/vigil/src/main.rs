@@ -297,7 +297,8 @@ struct RunArgs {
     #[arg(long)]
     xdp_scan_alert_only: bool,
     /// Keep every capability after the programs are attached (by default the agent keeps
-    /// only CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH: docs/privileges.md).
+    /// only CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, and CAP_SYS_ADMIN
+    /// while uprobes are in use: docs/privileges.md).
     #[arg(long)]
     keep_capabilities: bool,
     /// How alerts are written to stdout or --output: `text` (one line per alert, the

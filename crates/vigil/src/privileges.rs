@@ -1,8 +1,9 @@
 //! Least privilege: once every program is loaded and attached (which needs CAP_SYS_ADMIN,
 //! CAP_NET_ADMIN for XDP, CAP_SYS_RESOURCE on old kernels), the agent keeps only the
 //! capabilities its running work needs, in every set, the bounding set included, so an
-//! attacker who takes over the running agent cannot load a module, attach a program,
-//! change a file it does not own or regain what was dropped by executing something.
+//! attacker who takes over the running agent cannot load a module, change a file it does
+//! not own, reconfigure the network or regain what was dropped by executing something.
+//! CAP_SYS_ADMIN goes too unless uprobes are in use ([`KEPT_FOR_UPROBES`]).
 //! docs/privileges.md lists them; `--keep-capabilities` turns this off.
 
 use caps::{CapSet, Capability, CapsHashSet};
@@ -27,6 +28,15 @@ pub const KEPT: &[(Capability, &str)] = &[
     ),
 ];
 
+/// Kept only while uprobes are in use (`uprobes` group not disabled): attaching a uprobe
+/// to a binary that appears or is replaced later (a package upgrade of bash or libpam)
+/// opens a perf event of the uprobe PMU, which kernel 6.18 refuses with EACCES without
+/// CAP_SYS_ADMIN, CAP_PERFMON or not (measured).
+pub const KEPT_FOR_UPROBES: (Capability, &str) = (
+    Capability::CAP_SYS_ADMIN,
+    "attach uprobes to binaries that appear or are replaced after start (the uprobe perf event needs it)",
+);
+
 /// What is left after [`drop_unneeded`].
 #[derive(Debug)]
 pub struct Kept {
@@ -49,8 +59,9 @@ impl Kept {
 /// Drops every capability but [`KEPT`] (those the process has) from the effective,
 /// permitted, inheritable, ambient and bounding sets, and sets no_new_privs. Kernels
 /// without CAP_BPF (before 5.8) keep CAP_SYS_ADMIN in its place, as bpf() needs it there.
+/// With `uprobes`, CAP_SYS_ADMIN is kept too ([`KEPT_FOR_UPROBES`]).
 /// Must run before the agent starts any thread: capabilities are per thread.
-pub fn drop_unneeded() -> anyhow::Result<Kept> {
+pub fn drop_unneeded(uprobes: bool) -> anyhow::Result<Kept> {
     let threads = std::fs::read_dir("/proc/self/task").map(|d| d.count()).unwrap_or(1);
     if threads > 1 {
         anyhow::bail!(
@@ -60,6 +71,9 @@ pub fn drop_unneeded() -> anyhow::Result<Kept> {
     let permitted = caps::read(None, CapSet::Permitted)?;
     let supported = caps::runtime::thread_all_supported();
     let mut keep: CapsHashSet = KEPT.iter().map(|(c, _)| *c).filter(|c| permitted.contains(c)).collect();
+    if uprobes && permitted.contains(&KEPT_FOR_UPROBES.0) {
+        keep.insert(KEPT_FOR_UPROBES.0);
+    }
     if !supported.contains(&Capability::CAP_BPF) && permitted.contains(&Capability::CAP_SYS_ADMIN) {
         keep.insert(Capability::CAP_SYS_ADMIN);
     }

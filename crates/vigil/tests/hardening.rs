@@ -15,8 +15,22 @@ use serde_json::Value;
 const WAIT: Duration = Duration::from_secs(30);
 
 /// The capabilities the running agent keeps (docs/privileges.md): CAP_DAC_READ_SEARCH (2),
-/// CAP_SYS_PTRACE (19), CAP_PERFMON (38), CAP_BPF (39).
+/// CAP_SYS_PTRACE (19), CAP_PERFMON (38), CAP_BPF (39); and CAP_SYS_ADMIN (21) while
+/// uprobes are in use.
 const KEPT_MASK: u64 = (1 << 2) | (1 << 19) | (1 << 38) | (1 << 39);
+const CAP_SYS_ADMIN: u64 = 1 << 21;
+const UPROBE_PROGRAMS: [&str; 5] = [
+    "uprobe_readline",
+    "uprobe_pam_enter",
+    "uprobe_pam_return",
+    "uprobe_getaddrinfo",
+    "uretprobe_getaddrinfo",
+];
+
+/// `--disable-program` for every uprobe.
+fn without_uprobes() -> Vec<&'static str> {
+    UPROBE_PROGRAMS.iter().flat_map(|p| ["--disable-program", p]).collect()
+}
 
 /// A rule of the test's own that fires when a copy of /bin/true named `vigil-hard-<n>` runs.
 struct Marker {
@@ -97,9 +111,10 @@ fn after_attach_the_agent_keeps_four_capabilities_and_its_files_are_root_s_alone
     let dir = TempDir::new("private");
     let recording = dir.path().join("run.rec");
     let spool = dir.path().join("spool").join("webhook");
-    let agent = Agent::start(&[
+    let rules = m.rules();
+    let mut args = vec![
         "--rules",
-        &m.rules(),
+        &rules,
         "--record",
         recording.to_str().expect("utf8"),
         // nothing listens on port 9: alerts wait in the spool
@@ -107,7 +122,10 @@ fn after_attach_the_agent_keeps_four_capabilities_and_its_files_are_root_s_alone
         "http://127.0.0.1:9/alerts",
         "--webhook-spool",
         spool.to_str().expect("utf8"),
-    ]);
+    ];
+    // without uprobes, nothing the running agent does needs CAP_SYS_ADMIN
+    args.extend(without_uprobes());
+    let agent = Agent::start(&args);
     let pid = agent.pid();
     // every thread of the agent: capabilities are per thread
     let tasks: Vec<PathBuf> = std::fs::read_dir(format!("/proc/{pid}/task"))
@@ -160,7 +178,10 @@ fn after_attach_the_agent_keeps_four_capabilities_and_its_files_are_root_s_alone
     });
     // the agent's files: alerts, statistics, recording, spool
     wait_until("the spool", || std::fs::read_dir(&spool).ok()?.next().map(|_| ()));
-    assert!(agent.wait_for_stats(WAIT, Value::is_object).is_object(), "the statistics file");
+    assert!(
+        agent.wait_for_stats(WAIT, Value::is_object).is_object(),
+        "the statistics file"
+    );
     for (what, path, want) in [
         ("output", agent.output.clone(), 0o600),
         ("statistics", agent.stats_file(), 0o600),
@@ -182,10 +203,21 @@ fn after_attach_the_agent_keeps_four_capabilities_and_its_files_are_root_s_alone
     assert!(!nobody.status.success(), "nobody read the recording");
     agent.stop();
 
+    // with uprobes (the default), CAP_SYS_ADMIN stays for attaching them to new binaries
+    let agent = Agent::start(&[]);
+    let status = std::fs::read_to_string(format!("/proc/{}/status", agent.pid())).expect("status");
+    assert_eq!(status_hex(&status, "CapEff"), KEPT_MASK | CAP_SYS_ADMIN);
+    assert_eq!(status_hex(&status, "CapBnd"), KEPT_MASK | CAP_SYS_ADMIN);
+    agent.stop();
+
     // --keep-capabilities opts out
     let agent = Agent::start(&["--keep-capabilities"]);
     let status = std::fs::read_to_string(format!("/proc/{}/status", agent.pid())).expect("status");
-    assert_ne!(status_hex(&status, "CapEff") & !KEPT_MASK, 0, "more than the kept four");
+    assert_ne!(
+        status_hex(&status, "CapEff") & !(KEPT_MASK | CAP_SYS_ADMIN),
+        0,
+        "more than the kept five"
+    );
     assert!(agent.stderr().iter().any(|l| l.contains("keeping every capability")));
     agent.stop();
 }
