@@ -20,6 +20,7 @@ mod overhead;
 mod peers;
 mod probe;
 mod rules_bench;
+mod soak;
 mod sys;
 mod workloads;
 
@@ -103,6 +104,25 @@ enum Cmd {
         #[arg(long = "agent-arg", allow_hyphen_values = true)]
         agent_args: Vec<String>,
     },
+    /// Soak (as root): a mixed storm with rule reloads for a long time, RSS, CPU, queues and
+    /// loss sampled; a markdown report of whether memory stayed flat and nothing went missing.
+    Soak {
+        /// Length of the soak, minutes (the README figure: 60).
+        #[arg(long, default_value_t = 60.0)]
+        minutes: f64,
+        /// Seconds between samples.
+        #[arg(long, default_value_t = 10)]
+        sample_secs: u64,
+        /// Seconds between rule reloads (SIGHUP).
+        #[arg(long, default_value_t = 5)]
+        reload_secs: u64,
+        /// The vigil binary (default: target/release/vigil next to this one).
+        #[arg(long)]
+        vigil: Option<PathBuf>,
+        /// Where the markdown report goes.
+        #[arg(long, default_value = "bench/results/soak.md")]
+        report: PathBuf,
+    },
     /// (internal) Run one workload and print its throughput.
     Workload {
         workload: Workload,
@@ -131,6 +151,22 @@ fn real_main() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Rules { events, falco_rules } => rules_bench::run(events, Some(&falco_rules)),
         Cmd::Outputs { alerts } => outputs_bench::run(alerts),
+        Cmd::Soak {
+            minutes,
+            sample_secs,
+            reload_secs,
+            vigil,
+            report,
+        } => soak::run(soak::Opts {
+            vigil: match vigil {
+                Some(v) => v,
+                None => std::env::current_exe()?.with_file_name("vigil"),
+            },
+            minutes,
+            sample_secs: sample_secs.max(1),
+            reload_secs: reload_secs.max(1),
+            report,
+        }),
         Cmd::Latency {
             rounds,
             vigil,

@@ -79,6 +79,11 @@ impl<W: Write> RecordingWriter<W> {
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
+
+    /// The destination, with everything written so far.
+    pub fn into_inner(self) -> W {
+        self.out
+    }
 }
 
 pub struct RecordingReader<R: Read> {

@@ -49,7 +49,12 @@ fn scalar(v: &serde_yaml::Value) -> Option<String> {
 pub fn flags_of_file(path: &Path, flags: &BTreeMap<String, FlagKind>) -> Result<Vec<String>> {
     let text = vigil_rules::source::read_text_file(path, MAX_BYTES)
         .map_err(|e| anyhow::anyhow!("{}:0:0: {e}", path.display()))?;
-    let doc: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| match e.location() {
+    flags_of_text(path, &text, flags)
+}
+
+/// [`flags_of_file`] of text already read (`path` names it in errors).
+pub fn flags_of_text(path: &Path, text: &str, flags: &BTreeMap<String, FlagKind>) -> Result<Vec<String>> {
+    let doc: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| match e.location() {
         Some(l) => anyhow::anyhow!("{}:{}:{}: {e}", path.display(), l.line(), l.column()),
         None => anyhow::anyhow!("{}: {e}", path.display()),
     })?;
@@ -63,7 +68,7 @@ pub fn flags_of_file(path: &Path, flags: &BTreeMap<String, FlagKind>) -> Result<
         let Some(raw) = k.as_str() else {
             bail!("{}:1:1: keys are setting names", path.display());
         };
-        let (line, col) = position(&text, raw);
+        let (line, col) = position(text, raw);
         let at = format!("{}:{line}:{col}", path.display());
         let mut key = raw.replace('_', "-");
         let mut v = v;

@@ -3,7 +3,8 @@
 //!
 //! - `agent`: `vigil run`, the live loop around the sensor ([`run`]);
 //! - [`cli`]: `vigil rules check|list|explain`, `vigil stats`, `vigil fields`, the
-//!   configuration file;
+//!   configuration file's rule settings;
+//! - [`config_file`]: the configuration file as `vigil run` flags;
 //! - `pipeline`: decoder, process tree, rules and outputs, shared by live runs and replay
 //!   ([`Pipeline`]);
 //! - `facts`: what an event means (names of flags, fd ends, syscall arguments), read
@@ -21,6 +22,7 @@
 mod agent;
 mod alert_record;
 pub mod cli;
+pub mod config_file;
 mod doctor;
 pub mod enforcement;
 mod facts;

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-mod config_file;
 
 use vigil::cli;
 use vigil::RunOptions;
@@ -93,7 +92,7 @@ enum ConfigCommand {
 }
 
 /// Every long flag of `vigil run`, and what it takes.
-fn run_flags() -> std::collections::BTreeMap<String, config_file::FlagKind> {
+fn run_flags() -> std::collections::BTreeMap<String, vigil::config_file::FlagKind> {
     use clap::CommandFactory;
     let cmd = Cli::command();
     let Some(run) = cmd.find_subcommand("run") else {
@@ -103,9 +102,9 @@ fn run_flags() -> std::collections::BTreeMap<String, config_file::FlagKind> {
         .filter_map(|a| {
             let long = a.get_long()?.to_string();
             let kind = match a.get_action() {
-                clap::ArgAction::SetTrue | clap::ArgAction::SetFalse => config_file::FlagKind::Switch,
-                clap::ArgAction::Append => config_file::FlagKind::List,
-                _ => config_file::FlagKind::Value,
+                clap::ArgAction::SetTrue | clap::ArgAction::SetFalse => vigil::config_file::FlagKind::Switch,
+                clap::ArgAction::Append => vigil::config_file::FlagKind::List,
+                _ => vigil::config_file::FlagKind::Value,
             };
             Some((long, kind))
         })
@@ -144,9 +143,17 @@ fn expand_run_config(args: Vec<std::ffi::OsString>) -> Result<Vec<std::ffi::OsSt
                 );
             }
         }
-        out.extend(config_file::flags_of_file(path, &flags)?.into_iter().map(Into::into));
+        out.extend(
+            vigil::config_file::flags_of_file(path, &flags)?
+                .into_iter()
+                .map(Into::into),
+        );
     }
-    out.extend(config_file::flags_of_env(&flags, &["log"]).into_iter().map(Into::into));
+    out.extend(
+        vigil::config_file::flags_of_env(&flags, &["log"])
+            .into_iter()
+            .map(Into::into),
+    );
     out.extend(rest);
     Ok(out)
 }
@@ -657,7 +664,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
         Command::Config {
             command: ConfigCommand::Check { file },
         } => {
-            let flags = config_file::flags_of_file(&file, &run_flags())?;
+            let flags = vigil::config_file::flags_of_file(&file, &run_flags())?;
             let argv = ["vigil", "run"]
                 .into_iter()
                 .map(String::from)
