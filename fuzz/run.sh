@@ -41,7 +41,7 @@ mkdir -p "$here/results"
 } > "$results.tmp"
 for t in "${targets[@]}"; do
     out="$here/target/afl/$t"
-    rm -rf "$out"
+    rm -rf "$out" && mkdir -p "$here/target/afl"
     in=$(corpus "$t")
     echo "fuzzing $t for $minutes min"
     cargo afl fuzz -i "$in" -o "$out" -V $((minutes * 60)) -t 2000 -- "$bin" "$t" > "$out.log" 2>&1 || true

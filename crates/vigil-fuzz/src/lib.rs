@@ -20,8 +20,11 @@ use std::sync::{Arc, OnceLock};
 use vigil::config_file::FlagKind;
 use vigil_event::recording::{RecordedHost, RecordingReader};
 
+/// A target: runs one input; returning is passing.
+pub type Target = fn(&[u8]);
+
 /// Every target by name, as `fuzz/` and the tests call them.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("rules_file", rules_file),
     ("condition", condition),
     ("record", record),

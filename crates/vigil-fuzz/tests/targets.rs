@@ -34,7 +34,7 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
     }
 }
 
-fn target(name: &str) -> fn(&[u8]) {
+fn target(name: &str) -> vigil_fuzz::Target {
     TARGETS.iter().find(|(n, _)| *n == name).expect("target").1
 }
 

@@ -145,7 +145,7 @@ const UPROBE_CHECK_EVERY: Duration = Duration::from_secs(5);
 const IDLE_POLL: Duration = Duration::from_millis(32);
 
 /// The rule name of the alert raised when the kernel lost events (filter on it in a SIEM).
-pub const LOSS_RULE: &str = "Vigil events lost";
+const LOSS_RULE: &str = "Vigil events lost";
 
 /// Ring-buffer losses already reported in the stream, per hook: each tick reports only
 /// what is new, so one burst gives one notice and one alert per second, not one per event.
@@ -156,6 +156,18 @@ struct LossReported {
 }
 
 impl LossReported {
+    /// Losses new since the last report, in the stream and on every output.
+    fn report(&mut self, kernel: &KernelStats, pipeline: &mut Pipeline) -> io::Result<()> {
+        let Some(notice) = self.news(kernel) else {
+            return Ok(());
+        };
+        let output = format!(
+            "Vigil lost {} events in the kernel (ring buffer full) since its last report, {} in all",
+            notice["lost_new"], notice["lost_total"]
+        );
+        pipeline.write_internal_alert(LOSS_RULE, "CRITICAL", output, notice)
+    }
+
     /// The notice for losses new since the last call, if any.
     fn news(&mut self, kernel: &KernelStats) -> Option<serde_json::Map<String, serde_json::Value>> {
         let total = kernel.lost();
@@ -406,13 +418,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
                 }
             }
             let kernel = sensor.kernel_stats()?;
-            if let Some(notice) = loss_reported.news(&kernel) {
-                let output = format!(
-                    "Vigil lost {} events in the kernel (ring buffer full) in the last second, {} in all",
-                    notice["lost_new"], notice["lost_total"]
-                );
-                pipeline.write_internal_alert(LOSS_RULE, "CRITICAL", output, notice)?;
-            }
+            loss_reported.report(&kernel, &mut pipeline)?;
             if let Some(m) = &metrics {
                 m.publish(crate::metrics_page::render(
                     &sensor,
@@ -469,6 +475,8 @@ pub fn run(opts: RunOptions) -> Result<()> {
     for rec in batch.iter() {
         pipeline.process_record(rec)?;
     }
+    // losses since the last tick are said in the stream too, not only in the summary
+    loss_reported.report(&sensor.kernel_stats()?, &mut pipeline)?;
     pipeline.finish()?;
     crate::notify::send("STOPPING=1");
     outputs.shutdown(Duration::from_secs(5));
