@@ -28,10 +28,7 @@ fn files(dir: &Path) -> Vec<Vec<u8>> {
 
 /// The seed corpus of a target (what `fuzz/run.sh` starts from).
 fn seeds(target: &str) -> Vec<Vec<u8>> {
-    match target {
-        "rules_file" => files(&repo().join("rules")),
-        t => files(&repo().join("fuzz/seeds").join(t)),
-    }
+    files(&repo().join("fuzz/seeds").join(target))
 }
 
 fn target(name: &str) -> vigil_fuzz::Target {
