@@ -28,9 +28,9 @@ pub struct Opts {
     pub report: PathBuf,
 }
 
-/// The marker rule: a copy of /bin/true named `vigil-soak-marker` ran.
+/// The marker rule: a copy of /bin/true named `vigil-soakmark` ran.
 const MARKER_RULE: &str = "- rule: Soak marker\n  desc: the soak's marker binary ran\n  \
-    condition: evt.type = execve and proc.name = vigil-soak-marker\n  output: \"marker %proc.pid\"\n  \
+    condition: evt.type = execve and proc.name = vigil-soakmark\n  output: \"marker %proc.pid\"\n  \
     priority: WARNING\n  rate_limit: none\n";
 
 const DNS_PORT: u16 = 5399;
@@ -50,7 +50,7 @@ pub fn run(o: Opts) -> Result<()> {
     let dir = TempDir::new("vigil-soak")?;
     let rules = dir.0.join("marker.yaml");
     std::fs::write(&rules, MARKER_RULE)?;
-    let marker = dir.0.join("vigil-soak-marker");
+    let marker = dir.0.join("vigil-soakmark");
     std::fs::copy("/bin/true", &marker)?;
     let output = dir.0.join("stream.jsonl");
     let alerts_file = dir.0.join("alerts.jsonl");
