@@ -6,7 +6,9 @@
  *  - long flows: a FLOW_UPDATE every cfg_flow_update_ns;
  *  - DNS over UDP: queries on egress, answers on ingress, parsed here with bounded
  *    loops; every A/AAAA answer records its names in ip_names so that later connect
- *    and flow events carry the domain they were resolved from.
+ *    and flow events carry the domain they were resolved from. The DNS parser has a
+ *    line-by-line Rust mirror (crates/vigil-fuzz/src/dns.rs) that the fuzzer compares
+ *    it with through BPF_PROG_TEST_RUN: change both together.
  * The programs never drop a packet (they return 1).
  */
 #include "common.h"

@@ -7,7 +7,9 @@
 //! - [`recording`]: a recording file, header and framed records;
 //! - [`pipeline`]: framed records through decoder, process tree, every built-in rule's
 //!   condition and the JSON renderer;
-//! - [`config`]: the configuration file, as `vigil run` flags.
+//! - [`config`]: the configuration file, as `vigil run` flags;
+//! - [`dns`](fn@dns): a DNS answer through the Rust mirror of the in-kernel DNS parser
+//!   ([`mod@dns`], which also runs the BPF parser itself and compares the two).
 //!
 //! AFL++ runs them from `fuzz/` (`fuzz/run.sh MINUTES`); the test suite runs them on the
 //! seed corpora, on every crash ever found (`fuzz/regressions/`) and on proptest inputs.
@@ -16,6 +18,8 @@ use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
+
+pub mod dns;
 
 use vigil::config_file::FlagKind;
 use vigil_event::recording::{RecordedHost, RecordingReader};
@@ -31,6 +35,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("recording", recording),
     ("pipeline", pipeline),
     ("config", config),
+    ("dns", dns),
 ];
 
 /// Records read from one input at most: the reader is bounded by the input's length
@@ -135,4 +140,12 @@ pub fn config(data: &[u8]) {
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = vigil::config_file::flags_of_text(Path::new("fuzz.yaml"), text, flags);
     }
+}
+
+/// The mirror of the kernel's DNS parser, with the bounds the kernel's record has.
+pub fn dns(data: &[u8]) {
+    let p = dns::parse(data);
+    assert!(p.qname.len() <= vigil_event::abi::limits::DNS_NAME_MAX);
+    assert!(p.answers.len() <= vigil_event::abi::limits::DNS_MAX_ADDRS);
+    assert!(p.cnames.iter().map(|c| c.len() + 1).sum::<usize>() <= 512);
 }

@@ -14,6 +14,8 @@ pub enum SensorError {
     RingBuffer(String),
     #[error("reading kernel statistics failed: {0}")]
     Stats(String),
+    #[error("running a program with BPF_PROG_TEST_RUN failed: {0}")]
+    TestRun(String),
     #[error("updating kernel filter maps failed: {0}")]
     Filter(String),
 }

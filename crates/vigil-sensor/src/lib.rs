@@ -38,6 +38,6 @@ mod skel {
 
 pub use error::SensorError;
 pub use filter::{KernelFilter, OpFilter, PathPatterns as FilterPaths, Want};
-pub use sensor::{AttachReport, HookReport, HookStatus, Sensor, SensorConfig};
+pub use sensor::{AttachReport, HookReport, HookStatus, Sensor, SensorConfig, DNS_TEST_SERVER};
 pub use stats::{HookCounts, KernelStats};
 pub use stream::{Batch, EventStream};

@@ -184,6 +184,9 @@ pub struct Sensor {
     uprobes: Mutex<Vec<crate::uprobes::UprobeLink>>,
 }
 
+/// Where [`Sensor::run_dns_parser`]'s answers come from (TEST-NET-1, never on a real network).
+pub const DNS_TEST_SERVER: std::net::Ipv4Addr = std::net::Ipv4Addr::new(192, 0, 2, 53);
+
 /// libbpf's log, captured while loading so a failure can name the program and the reason.
 static LIBBPF_LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
@@ -747,6 +750,40 @@ impl Sensor {
     /// Entries in the kernel flow table now (for the summary: it must not grow without bound).
     pub fn flows_tracked(&self) -> usize {
         self.skel.maps.flow_table.keys().count()
+    }
+
+    /// Runs the DNS parser of `skb_ingress` on one answer, without a network: `message`
+    /// (the DNS payload) goes out as a UDP datagram from [`DNS_TEST_SERVER`]:53 to
+    /// `client_port`, through BPF_PROG_TEST_RUN. The record arrives on the events ring like
+    /// any answer's. For the differential fuzzer (crates/vigil-fuzz/src/dns.rs). The
+    /// program must be loaded; it need not see traffic.
+    pub fn run_dns_parser(&self, message: &[u8], client_port: u16) -> Result<(), SensorError> {
+        let mut frame = Vec::with_capacity(42 + message.len());
+        // Ethernet (BPF_PROG_TEST_RUN takes a frame and strips it for cgroup_skb programs)
+        frame.extend_from_slice(&[0u8; 12]);
+        frame.extend_from_slice(&0x0800u16.to_be_bytes());
+        // IPv4, no options; the parser reads addresses, protocol and header length
+        let total = (20 + 8 + message.len()).min(u16::MAX as usize) as u16;
+        frame.extend_from_slice(&[0x45, 0, 0, 0, 0, 0, 0, 0, 64, 17, 0, 0]);
+        frame[16..18].copy_from_slice(&total.to_be_bytes());
+        frame.extend_from_slice(&DNS_TEST_SERVER.octets());
+        frame.extend_from_slice(&[192, 0, 2, 1]);
+        // UDP
+        frame.extend_from_slice(&53u16.to_be_bytes());
+        frame.extend_from_slice(&client_port.to_be_bytes());
+        frame.extend_from_slice(&(total - 20).to_be_bytes());
+        frame.extend_from_slice(&[0, 0]);
+        frame.extend_from_slice(message);
+        let input = libbpf_rs::ProgramInput {
+            data_in: Some(&frame),
+            ..Default::default()
+        };
+        self.skel
+            .progs
+            .skb_ingress
+            .test_run(input)
+            .map(drop)
+            .map_err(|e| SensorError::TestRun(format!("skb_ingress on a DNS answer: {e}")))
     }
 
     /// Hooks whose events can appear, for stats display.

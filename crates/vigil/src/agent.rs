@@ -12,6 +12,7 @@ use vigil_event::recording::RecordingWriter;
 use vigil_sensor::bootstrap::{boot_time_ns, boot_to_realtime_ns, snapshot};
 use vigil_sensor::{Batch, EventStream, KernelStats, Sensor, SensorConfig};
 
+use crate::main_stream::output_dropped_notice;
 use crate::pipeline::{Pipeline, PipelineConfig, PipelineStats};
 use crate::rules::{error_lines, LoadedRules, Reload, RuleSources};
 
@@ -406,25 +407,22 @@ pub fn run(opts: RunOptions) -> Result<()> {
             pipeline.tick(boot_time_ns())?;
             crate::notify::watchdog();
             // an output that dropped alerts says so in the main stream too
-            for (i, o) in outputs.stats().iter().enumerate() {
+            let output_stats = outputs.stats();
+            for (i, o) in output_stats.iter().enumerate() {
                 if o.dropped > output_drops_reported[i] {
-                    pipeline.write_notice(&serde_json::json!({
-                        "notice": "output_dropped",
-                        "output": o.name,
-                        "dropped_total": o.dropped,
-                        "last_error": o.last_error,
-                    }))?;
+                    pipeline.write_notice(&output_dropped_notice(&o.name, o.dropped, &o.last_error))?;
                     output_drops_reported[i] = o.dropped;
                 }
             }
             let kernel = sensor.kernel_stats()?;
             loss_reported.report(&kernel, &mut pipeline)?;
+            let user = pipeline.stats();
             if let Some(m) = &metrics {
                 m.publish(crate::metrics_page::render(
                     &sensor,
                     &kernel,
-                    &pipeline.stats(),
-                    &outputs.stats(),
+                    &user,
+                    &output_stats,
                     pipeline.rules(),
                 ));
             }
@@ -440,7 +438,6 @@ pub fn run(opts: RunOptions) -> Result<()> {
             }
             last_tick = Instant::now();
             if let Some(path) = &opts.stats_file {
-                let user = pipeline.stats();
                 let s = summary(
                     &sensor,
                     &kernel,
@@ -448,7 +445,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
                     started,
                     &opts,
                     pipeline.policy_slots(),
-                    outputs.stats(),
+                    output_stats,
                 );
                 if let Err(e) = write_stats_file(path, &s) {
                     if !stats_file_warned {

@@ -16,6 +16,17 @@ pub struct MainOutputStats {
     pub last_error: Option<String>,
 }
 
+/// The line that tells a reader of the main stream an output lost alerts: the same shape for
+/// the main stream itself and for every other output.
+pub fn output_dropped_notice(output: &str, dropped_total: u64, last_error: &Option<String>) -> serde_json::Value {
+    serde_json::json!({
+        "notice": "output_dropped",
+        "output": output,
+        "dropped_total": dropped_total,
+        "last_error": last_error,
+    })
+}
+
 pub struct MainStream {
     inner: Box<dyn Write>,
     stats: MainOutputStats,
@@ -37,12 +48,7 @@ impl MainStream {
     /// Writes one line (with its newline), or counts it as dropped.
     pub fn write_line(&mut self, line: &[u8]) {
         if self.stats.dropped > self.reported {
-            let notice = serde_json::json!({
-                "notice": "output_dropped",
-                "output": "main",
-                "dropped_total": self.stats.dropped,
-                "last_error": self.stats.last_error,
-            });
+            let notice = output_dropped_notice("main", self.stats.dropped, &self.stats.last_error);
             let mut text = notice.to_string().into_bytes();
             text.push(b'\n');
             if self.inner.write_all(&text).is_ok() {

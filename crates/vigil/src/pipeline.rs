@@ -473,7 +473,8 @@ impl Pipeline {
             "alert".into(),
             serde_json::json!({ "rule": rule, "priority": priority, "output": output, "tags": tags }),
         );
-        let native = serde_json::Value::Object(line).to_string();
+        let line = serde_json::Value::Object(line);
+        let native = line.to_string();
         if let Some(outputs) = &self.cfg.outputs {
             let time_ns = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -486,12 +487,10 @@ impl Pipeline {
                 tags,
                 hostname: self.host.hostname.clone(),
                 output_fields: fields,
-                native: native.clone(),
+                native,
             }));
         }
-        self.out.write_line(format!("{native}\n").as_bytes());
-        self.out.flush();
-        Ok(())
+        self.write_notice(&line)
     }
 
     /// The rules in force.
