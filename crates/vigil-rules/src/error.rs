@@ -143,11 +143,31 @@ pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
 
 /// The closest candidate to `name`, if it is close enough to be a plausible typo.
 pub(crate) fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (name.chars().count() / 3).clamp(1, 3);
+    let len = name.chars().count();
+    let limit = (len / 3).clamp(1, 3);
     candidates
+        // the distance is at least the difference in length: a name far longer than any
+        // candidate (a fuzzer's 30 kB identifier) costs no quadratic comparison
+        .filter(|c| c.chars().count().abs_diff(len) <= limit)
         .map(|c| (edit_distance(name, c), c))
         .filter(|(d, _)| *d <= limit)
         // On ties prefer a completion of what was typed, then the shorter name.
         .min_by_key(|(d, c)| (*d, !c.starts_with(name), c.len()))
         .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_are_close_names_and_long_names_get_none() {
+        let fields = ["proc.name", "proc.pname", "fd.name"];
+        assert_eq!(suggest("proc.nam", fields.iter().copied()), Some("proc.name"));
+        assert_eq!(suggest("fd.nme", fields.iter().copied()), Some("fd.name"));
+        assert_eq!(suggest("evt.time", fields.iter().copied()), None);
+        // a fuzzer's 30 kB identifier: no candidate within reach, none compared
+        let long = format!("evt.r{}", "e".repeat(30_000));
+        assert_eq!(suggest(&long, fields.iter().copied()), None);
+    }
 }

@@ -112,5 +112,12 @@ pub fn render(
         &[],
         user.tree_size as f64,
     );
+    e.sample(
+        "vigil_events_held",
+        "gauge",
+        "Events waiting for their container's metadata.",
+        &[],
+        user.events_held as f64,
+    );
     e.finish()
 }

@@ -126,6 +126,9 @@ pub struct PipelineStats {
     pub decode: DecodeStats,
     pub tree: TreeStats,
     pub tree_size: usize,
+    /// Events held for a container's metadata now (a queue: 0 once lookups are answered
+    /// or given up).
+    pub events_held: usize,
     pub written: BTreeMap<&'static str, u64>,
     /// Alerts held back by rate limits (each is counted, and the next alert of the
     /// same rule and scope says how many it stands for).
@@ -520,6 +523,7 @@ impl Pipeline {
             decode: self.decoder.stats.clone(),
             tree: self.tree.stats(),
             tree_size: self.tree.len(),
+            events_held: self.held_total,
             written: self.written.clone(),
             alerts_suppressed: self.engine.as_ref().map_or(0, |e| e.suppressed_total()),
             main_output: self.out.stats(),

@@ -319,10 +319,16 @@ fn a_container_gone_in_milliseconds_is_named_and_a_dead_runtime_socket_loses_not
     });
     assert_of_container(&a, &short, "podman");
 
-    // the runtime's API goes away: events still come, with the id and no name, and the
-    // failure is counted
+    // the runtime's API goes away: a process-tree storm in a new container (four shells
+    // of 500 execs each), then its alert: events still come, with the id and no name,
+    // none stays held for the metadata, the tree shrinks back, the failure is counted
     svc.kill();
+    let before = agent.wait_for_stats(Duration::from_secs(10), |s| s["userspace"]["tree_size"].is_u64());
+    let tree_before = before["userspace"]["tree_size"].as_u64().expect("tree size");
+    let execs_before = hook_counts(&before, "exec")["seen"].as_u64().expect("exec seen");
     let orphan = unique("orphan");
+    let storm = "for j in 1 2 3 4; do (i=0; while [ $i -lt 500 ]; do /bin/true; i=$((i+1)); done) & done; wait; \
+                 /bin/cat /etc/shadow";
     podman_run_ok(
         &runner,
         &[
@@ -331,13 +337,30 @@ fn a_container_gone_in_milliseconds_is_named_and_a_dead_runtime_socket_loses_not
             "-v",
             "/etc/shadow:/etc/shadow:ro",
             IMAGE,
-            "/bin/cat",
-            "/etc/shadow",
+            "/bin/sh",
+            "-c",
+            storm,
         ],
     );
     let a = wait_alert(&agent, "Password hash database read", |a| {
         container(a)["id"] != "host" && container(a).get("name").is_none()
     });
+    let settled = agent.wait_for_stats(Duration::from_secs(30), |s| {
+        s["userspace"]["events_held"] == 0
+            && s["userspace"]["containers"]["lookups_pending"] == 0
+            && s["userspace"]["tree_size"].as_u64().unwrap_or(u64::MAX) <= tree_before + 100
+    });
+    assert_eq!(settled["userspace"]["events_held"], 0, "{settled}");
+    let execs = hook_counts(&settled, "exec")["seen"].as_u64().expect("exec seen") - execs_before;
+    assert!(
+        execs >= 2_000,
+        "the storm's 2,000 execs went through the exec hook: {execs}"
+    );
+    assert!(
+        settled["userspace"]["tree_size"].as_u64().unwrap_or(u64::MAX) <= tree_before + 100,
+        "the storm's processes leave the tree: {} before, {settled}",
+        tree_before
+    );
     assert_eq!(
         container(&a)["type"],
         "podman",
