@@ -62,8 +62,10 @@ pub fn open_flag_names(flags: u32) -> Vec<&'static str> {
     out
 }
 
-pub fn errno_name(errno: i64) -> &'static str {
-    match errno {
+/// The name of an errno, given a failed call's result (`-errno`, as the kernel returns it).
+/// Any i64 is accepted: the result comes from a record, and `i64::MIN` has no negation.
+pub fn errno_name(result: i64) -> &'static str {
+    match result.unsigned_abs() {
         1 => "EPERM",
         2 => "ENOENT",
         3 => "ESRCH",
@@ -114,6 +116,15 @@ pub fn file_type(i_mode: u32) -> (&'static str, char) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errno_names_come_from_results_of_any_value() {
+        assert_eq!(errno_name(-2), "ENOENT");
+        assert_eq!(errno_name(-13), "EACCES");
+        // A record may carry any result; the fuzzer found i64::MIN, which has no negation.
+        assert_eq!(errno_name(i64::MIN), "E?");
+        assert_eq!(errno_name(-4096), "E?");
+    }
 
     #[test]
     fn syscall_table_is_consistent() {

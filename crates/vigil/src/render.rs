@@ -564,7 +564,7 @@ pub fn event_json<'a>(
             time: facts::rfc3339(ev.ktime, boot_to_realtime_ns),
             ktime: ev.ktime,
             res: facts::res(ev),
-            errno: facts::res(ev).filter(|r| *r < 0).map(|r| errno_name(-r)),
+            errno: facts::res(ev).filter(|r| *r < 0).map(errno_name),
         },
         proc: ProcJson {
             pid: ev.pid,

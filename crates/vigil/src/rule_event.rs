@@ -421,7 +421,7 @@ impl EventSource for RuleEvent<'_> {
             Field::EvtRawtimeS => Value::Uint(epoch / 1_000_000_000),
             Field::EvtReltime => Value::Uint(ev.ktime),
             Field::EvtRes => match self.res() {
-                Some(r) if r < 0 => Value::str(errno_name(-r)),
+                Some(r) if r < 0 => Value::str(errno_name(r)),
                 Some(_) => Value::str("SUCCESS"),
                 None => Value::None,
             },
